@@ -1,0 +1,258 @@
+"""/api/auth/ and /api/workspaces/: thin views over accounts.services and the access module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
+
+from accounts import selectors, services
+from accounts.models import Membership, Role, User, Workspace
+from studio.api import error_response
+from studio.permissions import membership_for
+
+
+class ThrottledTokenObtainView(TokenObtainPairView):
+    """Email + password -> access + refresh."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+
+
+class ThrottledTokenRefreshView(TokenRefreshView):
+    """Refresh -> new access + new refresh; the old refresh is blacklisted."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+
+
+class ThrottledTokenVerifyView(TokenVerifyView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+
+
+class UserOutput(serializers.ModelSerializer[User]):
+    class Meta:
+        model = User
+        fields = ["id", "email", "display_name", "date_joined"]
+
+
+class MembershipWorkspaceOutput(serializers.Serializer[Membership]):
+    id = serializers.IntegerField(source="workspace.id")
+    name = serializers.CharField(source="workspace.name")
+    personal = serializers.BooleanField(source="workspace.personal")
+    role = serializers.CharField()
+
+
+def _tokens_for(user: User) -> dict[str, str]:
+    refresh = RefreshToken.for_user(user)
+    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+class RegisterView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list[Any] = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "register"
+
+    class Input(serializers.Serializer[Any]):
+        email = serializers.EmailField()
+        password = serializers.CharField(write_only=True, style={"input_type": "password"})
+        display_name = serializers.CharField(required=False, allow_blank=True, max_length=150, default="")
+
+    @extend_schema(
+        request=Input,
+        responses={201: inline_serializer("Registered", {"user": UserOutput(), "access": serializers.CharField(), "refresh": serializers.CharField()})},
+    )
+    def post(self, request: Request) -> Response:
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_create(**data.validated_data)
+        return Response({"user": UserOutput(user).data, **_tokens_for(user)}, status=status.HTTP_201_CREATED)
+
+
+class LogoutView(APIView):
+    """Blacklist a refresh token so it can't be used again."""
+
+    permission_classes = [AllowAny]
+
+    class Input(serializers.Serializer[Any]):
+        refresh = serializers.CharField()
+
+    @extend_schema(request=Input, responses={204: None})
+    def post(self, request: Request) -> Response:
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            RefreshToken(data.validated_data["refresh"]).blacklist()
+        except TokenError as exc:
+            return error_response(f"refresh: {exc}", code="token_not_valid", status_code=status.HTTP_401_UNAUTHORIZED)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    class Output(serializers.Serializer[User]):
+        id = serializers.IntegerField()
+        email = serializers.EmailField()
+        display_name = serializers.CharField()
+        workspaces = serializers.SerializerMethodField()
+
+        def get_workspaces(self, user: User) -> list[dict[str, Any]]:
+            return MembershipWorkspaceOutput(selectors.membership_list(user=user), many=True).data  # type: ignore[return-value]
+
+    class Input(serializers.Serializer[Any]):
+        display_name = serializers.CharField(max_length=150, allow_blank=True)
+
+    @extend_schema(responses=Output)
+    def get(self, request: Request) -> Response:
+        return Response(self.Output(request.user).data)
+
+    @extend_schema(request=Input, responses=Output)
+    def patch(self, request: Request) -> Response:
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = request.user
+        user.display_name = data.validated_data["display_name"].strip()
+        user.save(update_fields=["display_name"])
+        return Response(self.Output(user).data)
+
+
+class WorkspaceOutput(serializers.ModelSerializer[Workspace]):
+    role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Workspace
+        fields = ["id", "name", "personal", "created_at", "role"]
+
+    def get_role(self, workspace: Workspace) -> str | None:
+        roles: dict[int, str] = self.context.get("roles", {})
+        return roles.get(workspace.pk)
+
+
+class WorkspaceInput(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=100)
+
+
+def _roles(request: Request) -> dict[int, str]:
+    return {m.workspace_id: m.role for m in selectors.membership_list(user=request.user)}
+
+
+class WorkspaceListView(APIView):
+    @extend_schema(responses=WorkspaceOutput(many=True))
+    def get(self, request: Request) -> Response:
+        workspaces = [m.workspace for m in selectors.membership_list(user=request.user)]
+        return Response(WorkspaceOutput(workspaces, many=True, context={"roles": _roles(request)}).data)
+
+    @extend_schema(request=WorkspaceInput, responses={201: WorkspaceOutput})
+    def post(self, request: Request) -> Response:
+        data = WorkspaceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        workspace = services.workspace_create(user=request.user, name=data.validated_data["name"])
+        return Response(
+            WorkspaceOutput(workspace, context={"roles": {workspace.pk: Role.OWNER}}).data, status=status.HTTP_201_CREATED
+        )
+
+
+class WorkspaceDetailView(APIView):
+    @extend_schema(responses=WorkspaceOutput)
+    def get(self, request: Request, workspace_id: int) -> Response:
+        membership = membership_for(request.user, workspace_id)
+        return Response(WorkspaceOutput(membership.workspace, context={"roles": _roles(request)}).data)
+
+    @extend_schema(request=WorkspaceInput, responses=WorkspaceOutput)
+    def patch(self, request: Request, workspace_id: int) -> Response:
+        membership = membership_for(request.user, workspace_id, min_role=Role.ADMIN)
+        data = WorkspaceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        workspace = services.workspace_update(workspace=membership.workspace, name=data.validated_data["name"])
+        return Response(WorkspaceOutput(workspace, context={"roles": _roles(request)}).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, workspace_id: int) -> Response:
+        membership = membership_for(request.user, workspace_id, min_role=Role.OWNER)
+        services.workspace_delete(workspace=membership.workspace, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MemberOutput(serializers.ModelSerializer[Membership]):
+    user_id = serializers.IntegerField(source="user.id")
+    email = serializers.EmailField(source="user.email")
+    display_name = serializers.CharField(source="user.display_name")
+
+    class Meta:
+        model = Membership
+        fields = ["user_id", "email", "display_name", "role", "created_at"]
+
+
+class MemberListView(APIView):
+    class Input(serializers.Serializer[Any]):
+        email = serializers.EmailField()
+        role = serializers.ChoiceField(choices=Role.choices, default=Role.VIEWER)
+
+    @extend_schema(responses=MemberOutput(many=True))
+    def get(self, request: Request, workspace_id: int) -> Response:
+        membership = membership_for(request.user, workspace_id)
+        return Response(MemberOutput(selectors.member_list(workspace=membership.workspace), many=True).data)
+
+    @extend_schema(request=Input, responses={201: MemberOutput})
+    def post(self, request: Request, workspace_id: int) -> Response:
+        actor = membership_for(request.user, workspace_id, min_role=Role.ADMIN)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = services.member_invite(actor=actor, **data.validated_data)
+        return Response(MemberOutput(member).data, status=status.HTTP_201_CREATED)
+
+
+def _member_or_404(actor: Membership, user_id: int) -> Membership:
+    member = selectors.member_get(workspace=actor.workspace, user_id=user_id)
+    if member is None:
+        from django.http import Http404
+
+        raise Http404(services.NOT_A_MEMBER)
+    return member
+
+
+class MemberDetailView(APIView):
+    class Input(serializers.Serializer[Any]):
+        role = serializers.ChoiceField(choices=Role.choices)
+
+    @extend_schema(request=Input, responses=MemberOutput)
+    def patch(self, request: Request, workspace_id: int, user_id: int) -> Response:
+        actor = membership_for(request.user, workspace_id, min_role=Role.ADMIN)
+        member = _member_or_404(actor, user_id)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = services.member_change_role(actor=actor, member=member, role=data.validated_data["role"])
+        return Response(MemberOutput(member).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, workspace_id: int, user_id: int) -> Response:
+        actor = membership_for(request.user, workspace_id)
+        member = _member_or_404(actor, user_id)
+        services.member_remove(actor=actor, member=member)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TransferOwnershipView(APIView):
+    class Input(serializers.Serializer[Any]):
+        user_id = serializers.IntegerField()
+
+    @extend_schema(request=Input, responses=MemberOutput)
+    def post(self, request: Request, workspace_id: int) -> Response:
+        actor = membership_for(request.user, workspace_id, min_role=Role.OWNER)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = _member_or_404(actor, data.validated_data["user_id"])
+        with transaction.atomic():
+            member = services.ownership_transfer(actor=actor, member=member)
+        return Response(MemberOutput(member).data)

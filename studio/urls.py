@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from accounts.api_urls import auth_urlpatterns, workspace_urlpatterns
+from studio import views
+
+api_urlpatterns = [
+    path("auth/", include(auth_urlpatterns)),
+    path("workspaces/", include(workspace_urlpatterns)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("accounts.urls")),
+    path("prompts/", include("prompts.urls")),
+    path("templates/", include("templates_app.urls")),
+    path("providers/", include("providers.urls")),
+    path("tests/", include("abtests.urls")),
+    path("analytics/", include("analytics.urls")),
+    path("exports/", include("exports.urls")),
+    path("api/", include((api_urlpatterns, "api"))),
+    path("admin/", admin.site.urls),
+]
