@@ -102,7 +102,7 @@ class Membership(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "workspace"], name="unique_membership")]
-        ordering = ["workspace_id", "user__email"]
+        ordering = ["workspace_id", "created_at"]
 
     def __str__(self) -> str:
         return f"{self.user} in {self.workspace} ({self.role})"

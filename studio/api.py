@@ -49,7 +49,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     if isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
-        code = codes if isinstance(codes, str) else "invalid"
+        code = codes if isinstance(codes, str) else exc.default_code
         data: dict[str, Any] = {"detail": _first_message(exc.detail), "code": code}
         if isinstance(exc, exceptions.ValidationError):
             data["errors"] = exc.detail
