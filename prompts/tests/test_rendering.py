@@ -98,7 +98,7 @@ def test_substituted_values_are_never_rendered_again(value: str) -> None:
     assert render(doc, {"a": injected})["messages"][0]["content"][0]["text"] == f"[{injected}]"
 
 
-@given(st.text(alphabet=st.characters(blacklist_characters="{}"), max_size=60))
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="{}"), max_size=60))
 def test_text_without_placeholders_is_unchanged_and_input_not_mutated(text: str) -> None:
     doc = validate_content({"messages": [{"role": "user", "content": text}]}, workspace_id=None)
     snapshot = repr(doc)
