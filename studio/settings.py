@@ -208,6 +208,12 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# Uploaded prompt assets (prompts.assets): limits per kind, checked on the real content.
+ASSET_MAX_IMAGE_BYTES = env_int("ASSET_MAX_IMAGE_BYTES", 20 * 1024 * 1024)
+ASSET_MAX_AUDIO_BYTES = env_int("ASSET_MAX_AUDIO_BYTES", 25 * 1024 * 1024)
+ASSET_MAX_DOCUMENT_BYTES = env_int("ASSET_MAX_DOCUMENT_BYTES", 32 * 1024 * 1024)
+ASSET_MAX_IMAGE_PIXELS = env_int("ASSET_MAX_IMAGE_PIXELS", 50_000_000)
+ASSET_THUMBNAIL_SIZE = env_int("ASSET_THUMBNAIL_SIZE", 320)
 WHITENOISE_USE_FINDERS = DEBUG
 
 LANGUAGE_CODE = "en-us"
