@@ -10,6 +10,7 @@ from studio import views
 api_urlpatterns = [
     path("auth/", include(auth_urlpatterns)),
     path("workspaces/", include(workspace_urlpatterns)),
+    path("templates/", include("templates_app.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
 ]

@@ -18,7 +18,7 @@ class CategoryAdmin(admin.ModelAdmin):
 class TemplateAdminForm(forms.ModelForm):
     class Meta:
         model = Template
-        fields = "__all__"
+        fields = ["workspace", "category", "name", "slug", "description", "content", "tags", "author"]
 
     def clean_content(self) -> Any:
         """Operators edit content through the same schema as everyone else."""

@@ -22,11 +22,8 @@ NAME_REQUIRED = "A template needs a name."
 SLUG_INVALID = "Use letters, numbers, hyphens or underscores for the slug."
 SLUG_TAKEN = "This workspace already has a template with the slug “{slug}”."
 UNKNOWN_CATEGORY = "There is no category “{category}”."
-TAGS_INVALID = "Tags must be a list of short words (at most 20 tags of up to 40 characters)."
 STARTER_INVALID = "Starter template “{slug}” is not valid: {error}"
-
-MAX_TAGS = 20
-MAX_TAG_LENGTH = 40
+INSTANTIATED_MESSAGE = "Created from the template “{name}”"
 
 
 def _content_module() -> Any:
@@ -52,18 +49,10 @@ def _clean_name(name: str) -> str:
 
 
 def _clean_tags(tags: Any) -> list[str]:
-    if tags is None:
-        return []
-    if not isinstance(tags, list) or len(tags) > MAX_TAGS:
-        raise ValidationError({"tags": TAGS_INVALID})
-    cleaned: list[str] = []
-    for tag in tags:
-        if not isinstance(tag, str) or not tag.strip() or len(tag.strip()) > MAX_TAG_LENGTH:
-            raise ValidationError({"tags": TAGS_INVALID})
-        tag = tag.strip().lower()
-        if tag not in cleaned:
-            cleaned.append(tag)
-    return cleaned
+    """The same tag rules as prompts (a template's tags become its prompts' tags)."""
+    from prompts.services import clean_tags
+
+    return clean_tags(tags)  # type: ignore[no-any-return]
 
 
 def _category(category: Category | str | None) -> Category:
@@ -167,40 +156,25 @@ def template_delete(*, template: Template) -> None:
     template.delete()
 
 
-def _free_prompt_name(workspace: Workspace, name: str) -> str:
-    """``name``, or ``name (2)``, ``name (3)``... when a prompt of that name or slug exists."""
-    from prompts.models import Prompt
-
-    taken_names = set(Prompt.objects.filter(workspace=workspace, name__startswith=name).values_list("name", flat=True))
-    taken_slugs = set(Prompt.objects.filter(workspace=workspace).values_list("slug", flat=True))
-    candidate, n = name, 1
-    while candidate in taken_names or slugify(candidate) in taken_slugs:
-        n += 1
-        candidate = f"{name} ({n})"
-    return candidate
-
-
 @transaction.atomic
-def template_instantiate(
-    *, template: Template, workspace: Workspace, user: User, name: str | None = None
-) -> PromptVersion:
+def template_instantiate(*, template: Template, workspace: Workspace, user: User, name: str | None = None) -> Prompt:
     """Use a template: a new prompt in ``workspace`` whose version 1 holds the template's content.
 
-    Without a name the prompt is named after the template (numbered if taken). Returns version 1.
+    Without a name the prompt takes the template's (its slug is made unique by the prompts service).
+    The content is checked against ``workspace`` first, so a workspace template that refers to its own
+    uploaded assets can't be used elsewhere; the error names the path.
     """
     from prompts import services as prompt_services
 
-    given = (name or "").strip()
-    prompt_name = given or _free_prompt_name(workspace, template.name)
     cleaned = _clean_content(template.content, workspace_id=workspace.pk)
     return prompt_services.prompt_create(  # type: ignore[no-any-return]
         workspace=workspace,
         user=user,
-        name=prompt_name,
+        name=(name or "").strip() or template.name,
         description=template.description,
         tags=list(template.tags),
         content=cleaned,
-        commit_message=f"Created from template “{template.name}”",
+        message=INSTANTIATED_MESSAGE.format(name=template.name),
     )
 
 
