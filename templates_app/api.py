@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -84,6 +84,7 @@ def _workspace_param(request: Request) -> Any:
 class TemplateListView(APIView):
     """Starters plus the templates of your workspaces (or of ``?workspace=``); create a workspace template."""
 
+    @extend_schema_serializer(component_name="TemplateCreateInput")
     class Input(serializers.Serializer[Any]):
         workspace = serializers.IntegerField()
         name = serializers.CharField(max_length=120)
@@ -125,6 +126,7 @@ class TemplateListView(APIView):
 
 
 class TemplateDetailView(APIView):
+    @extend_schema_serializer(component_name="TemplateUpdateInput")
     class Input(serializers.Serializer[Any]):
         name = serializers.CharField(max_length=120, required=False)
         slug = serializers.CharField(max_length=140, required=False)
@@ -167,6 +169,7 @@ class PromptCreatedOutput(serializers.Serializer[Any]):
 class TemplateInstantiateView(APIView):
     """Use a template: make a new prompt (with version 1) in a workspace where you are an editor."""
 
+    @extend_schema_serializer(component_name="TemplateInstantiateInput")
     class Input(serializers.Serializer[Any]):
         workspace = serializers.IntegerField()
         name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
@@ -186,6 +189,7 @@ class TemplateInstantiateView(APIView):
 class TemplateFromVersionView(APIView):
     """Save as template: a prompt version's content becomes a template in the prompt's workspace."""
 
+    @extend_schema_serializer(component_name="TemplateFromVersionInput")
     class Input(serializers.Serializer[Any]):
         prompt = serializers.IntegerField()
         version = serializers.IntegerField(min_value=1)
