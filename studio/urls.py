@@ -5,12 +5,15 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.api_urls import auth_urlpatterns, workspace_urlpatterns
+from prompts.api_urls import asset_urlpatterns as prompt_asset_urlpatterns
 from studio import views
 
 api_urlpatterns = [
     path("auth/", include(auth_urlpatterns)),
     path("workspaces/", include(workspace_urlpatterns)),
     path("templates/", include("templates_app.api_urls")),
+    path("prompts/", include("prompts.api_urls")),
+    path("assets/", include(prompt_asset_urlpatterns)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
 ]

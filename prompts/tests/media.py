@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 import struct
 import wave
 import zipfile
@@ -18,6 +19,13 @@ def image_bytes(
 ) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, format=fmt, **save)
+    return buffer.getvalue()
+
+
+def noisy_png(side: int = 64) -> bytes:
+    """A PNG that doesn't compress (random pixels): about 3 x side^2 bytes."""
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (side, side), random.Random(side).randbytes(side * side * 3)).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
