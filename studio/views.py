@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 @require_GET
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    """The overview of the current workspace; the layout's context processor supplies the rest."""
     return render(request, "studio/home.html")
 
 
