@@ -249,6 +249,27 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# --- Providers (LLM calls) -------------------------------------------------------------------
+# Fernet keys for provider credentials, comma-separated, newest first (see providers/crypto.py).
+# Unset with DEBUG on: a local key file var/provider.key is created on first use.
+PROVIDER_ENCRYPTION_KEYS = env_list("PROVIDER_ENCRYPTION_KEYS")
+PROVIDER_KEY_FILE = Path(env_str("PROVIDER_KEY_FILE", str(VAR_DIR / "provider.key")))
+PROVIDER_KEY_FILE_ALLOWED = env_bool("PROVIDER_KEY_FILE_ALLOWED", DEBUG)
+# Hosts (or host:port) the outbound address policy lets through although they are private/loopback,
+# e.g. "localhost:11434,127.0.0.1" for a local Ollama.
+OUTBOUND_ALLOW_HOSTS = env_list("OUTBOUND_ALLOW_HOSTS")
+# Operator-level base URLs (trusted, not policy-checked); empty = the SDK's default endpoint.
+PROVIDER_BASE_URLS = {
+    "openai": env_str("OPENAI_BASE_URL", "") or None,
+    "anthropic": env_str("ANTHROPIC_BASE_URL", "") or None,
+    "mistral": env_str("MISTRAL_BASE_URL", "") or None,
+}
+PROVIDER_TIMEOUT_SECONDS = float(env_int("PROVIDER_TIMEOUT_SECONDS", 120))
+PROVIDER_MAX_RETRIES = env_int("PROVIDER_MAX_RETRIES", 2)
+PROVIDER_RETRY_INITIAL_MS = env_int("PROVIDER_RETRY_INITIAL_MS", 500)
+PROVIDER_RETRY_MAX_ELAPSED_MS = env_int("PROVIDER_RETRY_MAX_ELAPSED_MS", 30_000)
+MEDIA_FETCH_MAX_BYTES = env_int("MEDIA_FETCH_MAX_BYTES", 20 * 1024 * 1024)
+
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",

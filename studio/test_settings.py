@@ -42,3 +42,7 @@ STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.Static
 MEDIA_ROOT = VAR_DIR / "test" / f"media-{_worker}"
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+
+# Provider credentials: a fixed test-only Fernet key (never used outside the test suite).
+PROVIDER_ENCRYPTION_KEYS = ["HdIh-vcErYU7klq7OuLphDhnLGk8fxFj_M7B6WYHAVs="]
+PROVIDER_KEY_FILE_ALLOWED = False

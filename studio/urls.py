@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts.api_urls import auth_urlpatterns, workspace_urlpatterns
 from prompts.api_urls import asset_urlpatterns as prompt_asset_urlpatterns
+from providers.api_urls import providers_urlpatterns, testing_urlpatterns
 from studio import views
 
 api_urlpatterns = [
@@ -14,6 +15,8 @@ api_urlpatterns = [
     path("templates/", include("templates_app.api_urls")),
     path("prompts/", include("prompts.api_urls")),
     path("assets/", include(prompt_asset_urlpatterns)),
+    path("testing/", include(testing_urlpatterns)),
+    path("providers/", include(providers_urlpatterns)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
 ]
