@@ -1,6 +1,9 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
 
 
 class ProvidersConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'providers'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "providers"
+    verbose_name = "Providers and runs"

@@ -1,0 +1,171 @@
+"""The adapter interface and the pieces every adapter shares (part checks, timing, estimates)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, ClassVar
+
+from providers.types import (
+    Capabilities,
+    CompletionRequest,
+    Done,
+    MediaPart,
+    Message,
+    ProviderError,
+    Result,
+    StreamEvent,
+    TextDelta,
+    TextPart,
+    TokenCount,
+    UnsupportedPart,
+)
+
+UNSUPPORTED_PART = "{where} is {what}, which {model} cannot take (it takes {takes})."
+UNSUPPORTED_URL = "{where} is {what} given by URL, which {provider} cannot fetch itself; upload it as an asset instead."
+UNSUPPORTED_MIME = "{where} is {what}; {provider} takes {allowed} for this kind of part."
+MISSING_KEY = "No API key for {provider}: an admin can add one under Providers > Credentials."
+ROLE_NOT_ALLOWED = "{where} has a {kind} part in a {role} message; {provider} takes media only in user messages."
+
+IMAGE_MIME_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
+
+CHARS_PER_TOKEN = 4
+MEDIA_TOKEN_ESTIMATE = 85 * 3  # a rough per-part allowance for images, audio and documents
+
+
+def part_label(part: MediaPart) -> str:
+    what = f"an {part.kind}" if part.kind[0] in "aeiou" else f"a {part.kind}"
+    return f"{what} ({part.mime_type})" if part.mime_type else what
+
+
+def estimate_tokens(messages: list[Message]) -> int:
+    """A character-based estimate of the prompt's tokens (about 4 characters a token)."""
+    chars = 0
+    media = 0
+    for message in messages:
+        for part in message.parts:
+            if isinstance(part, TextPart):
+                chars += len(part.text)
+            else:
+                media += 1
+    return max(1, chars // CHARS_PER_TOKEN + MEDIA_TOKEN_ESTIMATE * media)
+
+
+class Clock:
+    """Latency and time to first token, in milliseconds from the start of the call."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.first: float | None = None
+
+    def mark_first(self) -> None:
+        if self.first is None:
+            self.first = time.perf_counter()
+
+    @property
+    def latency_ms(self) -> int:
+        return int((time.perf_counter() - self.started) * 1000)
+
+    @property
+    def ttft_ms(self) -> int | None:
+        return None if self.first is None else int((self.first - self.started) * 1000)
+
+
+class Adapter:
+    """One provider. Subclasses implement the wire format; callers use these methods only."""
+
+    provider: ClassVar[str]
+    label: ClassVar[str]
+    # What the wire format can carry at all (the catalog narrows it per model).
+    wire_modalities: ClassVar[frozenset[str]] = frozenset({"text"})
+    # Media kinds the provider fetches from a URL itself.
+    url_kinds: ClassVar[frozenset[str]] = frozenset()
+    # Sampling parameters the provider refuses; they are dropped with a warning.
+    dropped_params: ClassVar[frozenset[str]] = frozenset()
+    needs_key: ClassVar[bool] = True
+    mime_types: ClassVar[dict[str, frozenset[str]]] = {}
+    media_roles: ClassVar[frozenset[str]] = frozenset({"user", "system", "assistant"})
+
+    def capabilities(self, input_modalities: frozenset[str] | None = None) -> Capabilities:
+        modalities = self.wire_modalities if input_modalities is None else (self.wire_modalities & input_modalities)
+        return Capabilities(
+            provider=self.provider,
+            input_modalities=frozenset(modalities | {"text"}),
+            accepts_media_urls=self.url_kinds,
+            dropped_params=self.dropped_params,
+            needs_key=self.needs_key,
+        )
+
+    # --- checks before any call ------------------------------------------------------------------
+    def check(self, request: CompletionRequest) -> None:
+        """Refuse, before any network call, a part the model cannot take (naming the part and model)."""
+        if self.needs_key and not request.api_key:
+            raise ProviderError("auth", MISSING_KEY.format(provider=self.label))
+        takes = self.capabilities(request.input_modalities).input_modalities
+        for m_index, message in enumerate(request.messages):
+            for p_index, part in enumerate(message.parts):
+                if not isinstance(part, MediaPart):
+                    continue
+                where = f"messages[{m_index}].content[{p_index}]"
+                if part.kind not in takes:
+                    raise UnsupportedPart(
+                        UNSUPPORTED_PART.format(
+                            where=where,
+                            what=part_label(part),
+                            model=f"{self.label} model {request.model}",
+                            takes=", ".join(sorted(takes)),
+                        )
+                    )
+                if message.role not in self.media_roles:
+                    raise UnsupportedPart(
+                        ROLE_NOT_ALLOWED.format(where=where, kind=part.kind, role=message.role, provider=self.label)
+                    )
+                if part.data is None and part.kind not in self.url_kinds:
+                    raise UnsupportedPart(
+                        UNSUPPORTED_URL.format(where=where, what=part_label(part), provider=self.label)
+                    )
+                allowed = self.mime_types.get(part.kind)
+                if part.data is not None and allowed and part.mime_type not in allowed:
+                    raise UnsupportedPart(
+                        UNSUPPORTED_MIME.format(
+                            where=where, what=part_label(part), provider=self.label, allowed=", ".join(sorted(allowed))
+                        )
+                    )
+
+    def prepare_params(self, request: CompletionRequest) -> tuple[dict[str, Any], list[str]]:
+        """The params to send and warnings for the ones dropped."""
+        params = {k: v for k, v in request.params.items() if v is not None and v != ""}
+        warnings = []
+        for name in sorted(self.dropped_params & params.keys()):
+            params.pop(name)
+            warnings.append(f"{self.label} refuses {name}; it was not sent.")
+        return params, warnings
+
+    # --- calls -------------------------------------------------------------------------------------
+    def complete(self, request: CompletionRequest) -> Result:
+        raise NotImplementedError
+
+    def stream(self, request: CompletionRequest) -> Iterator[StreamEvent]:
+        raise NotImplementedError
+
+    async def acomplete(self, request: CompletionRequest) -> Result:
+        raise NotImplementedError
+
+    async def astream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+        result = await self.acomplete(request)
+        if result.text:
+            yield TextDelta(result.text)
+        yield Done(result)
+
+    def check_connection(self, request: CompletionRequest) -> int:
+        """Prove the key and address work (a cheap call); returns the latency in ms."""
+        if self.needs_key and not request.api_key:
+            raise ProviderError("auth", MISSING_KEY.format(provider=self.label))
+        return 0
+
+    def count_tokens(self, request: CompletionRequest) -> TokenCount:
+        return TokenCount(
+            input_tokens=estimate_tokens(request.messages),
+            estimated=True,
+            note="Estimate from the prompt's length (about 4 characters a token); the provider's count may differ.",
+        )
