@@ -40,8 +40,12 @@ class HtmxHttpRequest(HttpRequest):
 
 
 def _wants_fragment(request: HtmxHttpRequest) -> bool:
-    """An HTMX request for a piece of a page (boosted navigation wants the whole page)."""
-    return bool(request.htmx) and not request.htmx.boosted
+    """An HTMX request for a piece of a page.
+
+    Boosted navigation and history restores (Back after ``hx-push-url`` with no history cache) swap
+    the whole body, so they get the whole page.
+    """
+    return bool(request.htmx) and not request.htmx.boosted and not request.htmx.history_restore_request
 
 
 def _membership_or_404(request: HttpRequest) -> Membership:

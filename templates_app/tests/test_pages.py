@@ -83,6 +83,8 @@ def test_the_fragment_url_opened_directly_or_boosted_renders_the_whole_page(team
     assert "<html" in client.get(GALLERY, {"search": "chart"}).content.decode()
     boosted = client.get(GALLERY, {"search": "chart"}, HTTP_HX_BOOSTED="true", **HTMX).content.decode()
     assert "<html" in boosted
+    restored = client.get(GALLERY, {"search": "chart"}, HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HTMX)
+    assert "<html" in restored.content.decode()
 
 
 def test_search_box_and_chips_drive_htmx_and_keep_the_filters_in_the_url(team: Any) -> None:

@@ -73,3 +73,14 @@ def test_load_starter_templates_restores_a_changed_or_missing_starter() -> None:
     assert "1 created, 1 updated" in out.getvalue()
     assert Template.objects.get(pk=changed.pk).content == shipped
     assert Template.objects.filter(workspace__isnull=True, slug="compare-two-images").exists()
+
+
+def test_demo_seed_adds_one_team_template_and_is_idempotent(team: Any) -> None:
+    from templates_app import demo
+
+    demo.seed(workspace=team.workspace, user=team.owner)
+    demo.seed(workspace=team.workspace, user=team.owner)
+    own = Template.objects.filter(workspace=team.workspace)
+    assert [t.slug for t in own] == [demo.DEMO_SLUG]
+    assert own.get().media_kinds() == ["image"]
+    assert Template.objects.starters().count() == len(STARTERS)
