@@ -12,7 +12,13 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.urls import reverse
 from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -171,6 +177,7 @@ def _archived_param(raw: str | None) -> bool | None:
 
 
 class PromptListView(APIView):
+    @extend_schema_serializer(component_name="PromptCreateInput")
     class Input(serializers.Serializer[Any]):
         workspace = serializers.IntegerField()
         name = serializers.CharField(max_length=200)
@@ -218,6 +225,7 @@ class PromptListView(APIView):
 
 
 class PromptDetailView(APIView):
+    @extend_schema_serializer(component_name="PromptUpdateInput")
     class Input(serializers.Serializer[Any]):
         name = serializers.CharField(max_length=200, required=False)
         slug = serializers.CharField(max_length=100, required=False)
@@ -246,6 +254,7 @@ class PromptDetailView(APIView):
 
 
 class PromptDuplicateView(APIView):
+    @extend_schema_serializer(component_name="PromptDuplicateInput")
     class Input(serializers.Serializer[Any]):
         name = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
@@ -266,6 +275,7 @@ VersionCreated = inline_serializer(
 
 
 class VersionListView(APIView):
+    @extend_schema_serializer(component_name="VersionCreateInput")
     class Input(serializers.Serializer[Any]):
         content = serializers.JSONField()
         message = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
@@ -356,6 +366,7 @@ class LabelListView(APIView):
 
 
 class LabelDetailView(APIView):
+    @extend_schema_serializer(component_name="LabelSetInput")
     class Input(serializers.Serializer[Any]):
         version = serializers.IntegerField(min_value=1)
 
@@ -422,6 +433,7 @@ class ResolveView(APIView):
 
 
 class RenderView(APIView):
+    @extend_schema_serializer(component_name="RenderInput")
     class Input(serializers.Serializer[Any]):
         label = serializers.CharField(required=False, allow_blank=True)
         version = serializers.IntegerField(required=False, min_value=1)
@@ -474,6 +486,7 @@ class RenderView(APIView):
 class AssetListView(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
+    @extend_schema_serializer(component_name="AssetUploadInput")
     class Input(serializers.Serializer[Any]):
         workspace = serializers.IntegerField()
         file = serializers.FileField(allow_empty_file=True, use_url=False)

@@ -15,8 +15,9 @@
      "model": {"added": {...}, "removed": {...}, "changed": {key: {"old", "new"}}},
      "changed": bool}
 
-Messages and parts are aligned with difflib's SequenceMatcher, so inserting a message at the top
-shows one added message rather than every message changed.
+Messages and parts are aligned with difflib's SequenceMatcher; inside a replaced run, items of the
+same role (or part type) are paired by similarity, so inserting a message at the top shows one added
+message rather than every message changed.
 """
 
 from __future__ import annotations
@@ -82,8 +83,43 @@ def _part_entry(status: str, old: dict[str, Any] | None, new: dict[str, Any] | N
     return entry
 
 
+def _similarity(a: Any, b: Any) -> float:
+    """0 for items that can't be the same thing (another role or part type), else a rough text ratio."""
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return 0.0
+    if a.get("role") != b.get("role") or a.get("type") != b.get("type"):
+        return 0.0
+    return max(difflib.SequenceMatcher(None, _key(a), _key(b), autojunk=False).quick_ratio(), 0.01)
+
+
+def _pair_block(old: list[Any], new: list[Any], i1: int, j1: int) -> list[tuple[str, int | None, int | None]]:
+    """Order-preserving best pairing inside a replaced block (a small LCS over similarity)."""
+    n, m = len(old), len(new)
+    sim = [[_similarity(old[i], new[j]) for j in range(m)] for i in range(n)]
+    score = [[0.0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            best = max(score[i + 1][j], score[i][j + 1])
+            if sim[i][j] > 0:
+                best = max(best, score[i + 1][j + 1] + sim[i][j])
+            score[i][j] = best
+    pairs: list[tuple[str, int | None, int | None]] = []
+    i = j = 0
+    while i < n or j < m:
+        if i < n and j < m and sim[i][j] > 0 and score[i][j] == score[i + 1][j + 1] + sim[i][j]:
+            pairs.append(("changed", i1 + i, j1 + j))
+            i, j = i + 1, j + 1
+        elif i < n and (j == m or score[i][j] == score[i + 1][j]):
+            pairs.append(("removed", i1 + i, None))
+            i += 1
+        else:
+            pairs.append(("added", None, j1 + j))
+            j += 1
+    return pairs
+
+
 def _align(old: list[Any], new: list[Any]) -> list[tuple[str, int | None, int | None]]:
-    """(status, old index, new index) pairs; a replaced block pairs items up as 'changed'."""
+    """(status, old index, new index) triples; inside a replaced block, similar items pair up as 'changed'."""
     pairs: list[tuple[str, int | None, int | None]] = []
     matcher = difflib.SequenceMatcher(None, [_key(x) for x in old], [_key(x) for x in new], autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -94,10 +130,7 @@ def _align(old: list[Any], new: list[Any]) -> list[tuple[str, int | None, int | 
         elif tag == "insert":
             pairs.extend(("added", None, j) for j in range(j1, j2))
         else:
-            common = min(i2 - i1, j2 - j1)
-            pairs.extend(("changed", i1 + k, j1 + k) for k in range(common))
-            pairs.extend(("removed", i, None) for i in range(i1 + common, i2))
-            pairs.extend(("added", None, j) for j in range(j1 + common, j2))
+            pairs.extend(_pair_block(old[i1:i2], new[j1:j2], i1, j1))
     return pairs
 
 
@@ -106,11 +139,7 @@ def _parts_diff(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[di
     for status, i, j in _align(old, new):
         a = old[i] if i is not None else None
         b = new[j] if j is not None else None
-        if status == "changed" and a is not None and b is not None and a.get("type") != b.get("type"):
-            out.append(_part_entry("removed", a, None))
-            out.append(_part_entry("added", None, b))
-        else:
-            out.append(_part_entry(status, a, b))
+        out.append(_part_entry(status, a, b))
     return out
 
 
