@@ -65,8 +65,8 @@ class HtmxHttpRequest(HttpRequest):
 
 
 def _wants_fragment(request: HtmxHttpRequest) -> bool:
-    """An HTMX request for a piece of a page (boosted navigation wants the whole page)."""
-    return bool(request.htmx) and not request.htmx.boosted
+    """An HTMX request for a piece of a page (boosted navigation and history restores want the whole page)."""
+    return bool(request.htmx) and not request.htmx.boosted and not request.htmx.history_restore_request
 
 
 def toast(response: HttpResponse, message: str, level: str = "success") -> HttpResponse:
