@@ -165,7 +165,7 @@ class RunDetailView(APIView):
 
 class CredentialInput(serializers.Serializer[Any]):
     workspace = serializers.IntegerField()
-    provider = serializers.ChoiceField(choices=[c for c in Provider.choices if c[0] != Provider.ECHO])
+    provider = serializers.ChoiceField(choices=Provider.choices)  # echo is refused by the service
     label = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
     base_url = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
     api_key = serializers.CharField(

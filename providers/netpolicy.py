@@ -23,7 +23,7 @@ NOT_HTTP = "{url} is not an http(s) URL."
 NO_HOST = "{url} has no host name."
 UNRESOLVABLE = "The host {host} in {url} could not be resolved."
 BLOCKED = (
-    "{url} resolves to {address}, a {why} address, which the studio does not call. An operator can allow it "
+    "{url} resolves to {address}, {why} address, which the studio does not call. An operator can allow it "
     "by adding {entry} to OUTBOUND_ALLOW_HOSTS."
 )
 CREDENTIALS_IN_URL = "{url} contains a user name or password; give the key in the key field instead."
@@ -42,9 +42,9 @@ def _why(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     checks = (
         ("is_loopback", "loopback"),
         ("is_link_local", "link-local"),
-        ("is_private", "private"),
-        ("is_multicast", "multicast"),
         ("is_unspecified", "unspecified"),
+        ("is_multicast", "multicast"),
+        ("is_private", "private"),
         ("is_reserved", "reserved"),
     )
     for attribute, label in checks:
@@ -97,5 +97,6 @@ def check_url(url: str) -> str:
         why = _why(address)
         if why:
             entry = f"{host}:{port}" if parts.port else host
-            raise OutboundBlocked(BLOCKED.format(url=url, address=address, why=why, entry=entry))
+            article = "an" if why[0] in "aeiou" else "a"
+            raise OutboundBlocked(BLOCKED.format(url=url, address=address, why=f"{article} {why}", entry=entry))
     return url
