@@ -46,6 +46,7 @@ from abtests.datasets import (
     clean_column_name,
     clean_columns,
     clean_row,
+    convert,
     from_text,
     is_uuid,
     limit,
@@ -514,6 +515,10 @@ def import_dataset(
             value = raw.get(column["name"])
             if not table.typed and isinstance(value, str):
                 value = from_text(column["type"], value, row=number, column=column["name"])
+            elif column["type"] == "text" and value is not None and not isinstance(value, str):
+                value = convert("text", value, row=number, column=column["name"])  # JSONL 12 in a text column
+            elif column["type"] == "number" and isinstance(value, str):
+                value = from_text("number", value, row=number, column=column["name"])  # JSONL "12"
             values[column["name"]] = value
         cleaned.append(clean_row(values, column_list, row=number, kinds=assets, files=zip_kinds))
 

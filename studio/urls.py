@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from abtests.api_urls import dataset_urlpatterns
 from accounts.api_urls import auth_urlpatterns, workspace_urlpatterns
 from prompts.api_urls import asset_urlpatterns as prompt_asset_urlpatterns
 from providers.api_urls import providers_urlpatterns, testing_urlpatterns
@@ -17,6 +18,7 @@ api_urlpatterns = [
     path("assets/", include(prompt_asset_urlpatterns)),
     path("testing/", include(testing_urlpatterns)),
     path("providers/", include(providers_urlpatterns)),
+    path("datasets/", include(dataset_urlpatterns)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
 ]

@@ -143,6 +143,17 @@ def test_jsonl_import_keeps_json_types(team: Team) -> None:
     assert result.preview[2] == {"question": "c", "n": None, "tags": None, "photo": None}
 
 
+def test_jsonl_values_follow_given_column_types(team: Team) -> None:
+    text = '{"code": 12, "n": "3.5", "meta": "plain"}\n{"code": {"a": 1}, "n": 4, "meta": [1]}\n'
+    result = run_import(team, "r.jsonl", text, columns={"code": "text", "n": "number", "meta": "json"}, dry_run=True)
+    assert result.preview == [
+        {"code": "12", "n": 3.5, "meta": "plain"},
+        {"code": '{"a": 1}', "n": 4, "meta": [1]},
+    ]
+    message = refused(team, "r.jsonl", '{"n": "many"}\n', columns={"n": "number"})
+    assert message == "row 1, column n: 'many' is not a number"
+
+
 def test_format_is_detected_from_content_without_an_extension(team: Team) -> None:
     assert run_import(team, "data", '{"a": 1}\n', dry_run=True).format == "jsonl"
     assert run_import(team, "data", "a,b\n1,2\n", dry_run=True).format == "csv"
