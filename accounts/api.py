@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -65,6 +65,7 @@ class RegisterView(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "register"
 
+    @extend_schema_serializer(component_name="RegisterInput")
     class Input(serializers.Serializer[Any]):
         email = serializers.EmailField()
         password = serializers.CharField(write_only=True, style={"input_type": "password"})
@@ -72,7 +73,12 @@ class RegisterView(APIView):
 
     @extend_schema(
         request=Input,
-        responses={201: inline_serializer("Registered", {"user": UserOutput(), "access": serializers.CharField(), "refresh": serializers.CharField()})},
+        responses={
+            201: inline_serializer(
+                "Registered",
+                {"user": UserOutput(), "access": serializers.CharField(), "refresh": serializers.CharField()},
+            )
+        },
     )
     def post(self, request: Request) -> Response:
         data = self.Input(data=request.data)
@@ -86,6 +92,7 @@ class LogoutView(APIView):
 
     permission_classes = [AllowAny]
 
+    @extend_schema_serializer(component_name="LogoutInput")
     class Input(serializers.Serializer[Any]):
         refresh = serializers.CharField()
 
@@ -101,6 +108,7 @@ class LogoutView(APIView):
 
 
 class MeView(APIView):
+    @extend_schema_serializer(component_name="MeOutput")
     class Output(serializers.Serializer[User]):
         id = serializers.IntegerField()
         email = serializers.EmailField()
@@ -110,6 +118,7 @@ class MeView(APIView):
         def get_workspaces(self, user: User) -> list[dict[str, Any]]:
             return MembershipWorkspaceOutput(selectors.membership_list(user=user), many=True).data  # type: ignore[return-value]
 
+    @extend_schema_serializer(component_name="MeInput")
     class Input(serializers.Serializer[Any]):
         display_name = serializers.CharField(max_length=150, allow_blank=True)
 
@@ -159,7 +168,8 @@ class WorkspaceListView(APIView):
         data.is_valid(raise_exception=True)
         workspace = services.workspace_create(user=request.user, name=data.validated_data["name"])
         return Response(
-            WorkspaceOutput(workspace, context={"roles": {workspace.pk: Role.OWNER}}).data, status=status.HTTP_201_CREATED
+            WorkspaceOutput(workspace, context={"roles": {workspace.pk: Role.OWNER}}).data,
+            status=status.HTTP_201_CREATED,
         )
 
 
@@ -195,6 +205,7 @@ class MemberOutput(serializers.ModelSerializer[Membership]):
 
 
 class MemberListView(APIView):
+    @extend_schema_serializer(component_name="MemberListInput")
     class Input(serializers.Serializer[Any]):
         email = serializers.EmailField()
         role = serializers.ChoiceField(choices=Role.choices, default=Role.VIEWER)
@@ -223,6 +234,7 @@ def _member_or_404(actor: Membership, user_id: int) -> Membership:
 
 
 class MemberDetailView(APIView):
+    @extend_schema_serializer(component_name="MemberDetailInput")
     class Input(serializers.Serializer[Any]):
         role = serializers.ChoiceField(choices=Role.choices)
 
@@ -244,6 +256,7 @@ class MemberDetailView(APIView):
 
 
 class TransferOwnershipView(APIView):
+    @extend_schema_serializer(component_name="TransferOwnershipInput")
     class Input(serializers.Serializer[Any]):
         user_id = serializers.IntegerField()
 
