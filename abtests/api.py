@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -22,11 +22,13 @@ from studio.api import Pagination
 from studio.permissions import membership_for
 
 
+@extend_schema_serializer(component_name="DatasetColumn")
 class ColumnSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=64)
     type = serializers.ChoiceField(choices=COLUMN_TYPES, default="text")
 
 
+@extend_schema_serializer(component_name="Dataset")
 class DatasetOutput(serializers.ModelSerializer[Dataset]):
     columns = ColumnSerializer(many=True)
     row_count = serializers.IntegerField(read_only=True)
@@ -48,6 +50,7 @@ class DatasetOutput(serializers.ModelSerializer[Dataset]):
         ]
 
 
+@extend_schema_serializer(component_name="DatasetRow")
 class RowOutput(serializers.ModelSerializer[DatasetRow]):
     values = serializers.JSONField()
 
@@ -69,6 +72,7 @@ def _output(dataset_id: int, request: Request) -> dict[str, Any]:
 
 
 class DatasetListView(APIView):
+    @extend_schema_serializer(component_name="DatasetCreateInput")
     class Input(serializers.Serializer[Any]):
         workspace = serializers.IntegerField()
         name = serializers.CharField(max_length=200)
@@ -99,6 +103,7 @@ class DatasetListView(APIView):
 
 
 class DatasetDetailView(APIView):
+    @extend_schema_serializer(component_name="DatasetUpdateInput")
     class Input(serializers.Serializer[Any]):
         name = serializers.CharField(max_length=200, required=False)
         description = serializers.CharField(required=False, allow_blank=True)
@@ -123,6 +128,7 @@ class DatasetDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@extend_schema_serializer(component_name="DatasetRowInput")
 class RowInput(serializers.Serializer[Any]):
     values = serializers.JSONField()
 
@@ -169,6 +175,7 @@ class DatasetImportView(APIView):
 
     parser_classes = [MultiPartParser, FormParser]
 
+    @extend_schema_serializer(component_name="DatasetImportInput")
     class Input(serializers.Serializer[Any]):
         workspace = serializers.IntegerField()
         file = serializers.FileField(allow_empty_file=True, use_url=False)
