@@ -1,6 +1,9 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
 
 
 class AnalyticsConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'analytics'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "analytics"
+    verbose_name = "Analytics"

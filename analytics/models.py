@@ -1,3 +1,98 @@
+"""Daily usage rollups over provider Runs, and workspace budgets with their alerts.
+
+``DailyUsage`` holds one row per (day, workspace, provider, model, prompt, prompt version, user, source,
+status) with sums and counts; ``RollupState`` says through which day the rollups are complete. Days
+after that (normally only today) are aggregated live from ``providers.Run``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
 from django.db import models
 
-# Create your models here.
+
+class DailyUsage(models.Model):
+    day = models.DateField()
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(max_length=30)
+    model = models.CharField(max_length=200)
+    prompt = models.ForeignKey(
+        "prompts.Prompt", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    prompt_version = models.ForeignKey(
+        "prompts.PromptVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    source = models.CharField(max_length=20)
+    status = models.CharField(max_length=10)
+    calls = models.PositiveIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cached_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=20, decimal_places=8, default=Decimal("0"))
+    latency_sum = models.BigIntegerField(default=0, help_text="Sum of latency (ms) over calls with a latency.")
+    latency_count = models.PositiveIntegerField(default=0)
+    ttft_sum = models.BigIntegerField(default=0)
+    ttft_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "daily usage"
+        verbose_name_plural = "daily usage"
+        indexes = [models.Index(fields=["workspace", "day"], name="dailyusage_ws_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.provider}/{self.model} {self.calls} calls"
+
+
+class RollupState(models.Model):
+    """A single row: rollups are complete for every day up to and including ``through``."""
+
+    through = models.DateField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Rollups through {self.through}"
+
+
+class Budget(models.Model):
+    """A workspace's monthly spending budget (USD)."""
+
+    workspace = models.OneToOneField("accounts.Workspace", on_delete=models.CASCADE, related_name="budget")
+    monthly_limit = models.DecimalField(max_digits=12, decimal_places=2)
+    hard_stop = models.BooleanField(
+        default=False, help_text="Refuse new playground, API and A/B calls once the month's spend reaches the limit."
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.workspace}: ${self.monthly_limit}/month"
+
+
+class BudgetAlert(models.Model):
+    """A budget threshold crossed in a month; one row (and one email) per threshold per month."""
+
+    THRESHOLDS = (50, 80, 100)
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="budget_alerts")
+    month = models.DateField(help_text="The first day of the month.")
+    threshold = models.PositiveSmallIntegerField()
+    spent = models.DecimalField(max_digits=20, decimal_places=8)
+    monthly_limit = models.DecimalField(max_digits=12, decimal_places=2)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-month", "-threshold"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "month", "threshold"], name="budget_alert_once_per_month")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace} {self.month:%Y-%m} {self.threshold}%"

@@ -1,0 +1,600 @@
+"""Reads for analytics. Every sum and count is computed by the database.
+
+Sums and counts for whole past days come from the ``DailyUsage`` rollups (complete through
+``RollupState.through``); later days (normally only today) are aggregated live from ``providers.Run``.
+Hourly series always read Runs. Percentiles (latency and time to first token of successful calls) always
+read Runs: PostgreSQL computes them with ``percentile_cont``; other databases (SQLite) fetch only the
+latency columns of the filtered runs and interpolate the same way (linear, like ``percentile_cont`` and
+numpy's default). The number of queries never depends on the number of runs, groups or buckets.
+
+Definitions: *calls* are finished runs (ok or error; running ones are left out); *error rate* is errors
+/ calls; latency and TTFT figures cover successful calls that report them.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import connections
+from django.db.models import Aggregate, Count, F, FloatField, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate, TruncHour, TruncWeek
+from django.utils import timezone
+
+from analytics.filters import Filters, day_start, today
+from analytics.models import Budget, BudgetAlert, DailyUsage, RollupState
+from providers.models import ModelInfo, Provider, Run, RunSource, RunStatus
+
+FINISHED = (RunStatus.OK.value, RunStatus.ERROR.value)
+FRACTIONS = (50, 95, 99)
+PERCENTILE_COLUMNS = (("latency", "latency_ms"), ("ttft", "ttft_ms"))
+NO_PROMPT = "No prompt (draft)"
+NO_VERSION = "Draft (no version)"
+NO_USER = "No user"
+COST_PLACES = Decimal("0.00000001")
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's ordered-set aggregate ``percentile_cont(f) WITHIN GROUP (ORDER BY expr)``."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+    def __init__(self, expression: Any, fraction: float) -> None:
+        if not 0 <= fraction <= 1:
+            raise ValueError("fraction must be between 0 and 1")
+        super().__init__(expression, output_field=FloatField(), fraction=repr(float(fraction)))
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
+    """Linear interpolation between closest ranks (what percentile_cont and numpy do)."""
+    n = len(sorted_values)
+    if n == 0:
+        return None
+    position = fraction * (n - 1)
+    low = math.floor(position)
+    high = min(low + 1, n - 1)
+    return float(sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low))
+
+
+def _is_postgres(qs: QuerySet[Any]) -> bool:
+    return connections[qs.db].vendor == "postgresql"
+
+
+# --- results ------------------------------------------------------------------------------------
+@dataclass
+class Totals:
+    calls: int = 0
+    errors: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    latency_sum: int = 0
+    latency_count: int = 0
+    ttft_sum: int = 0
+    ttft_count: int = 0
+
+    def add(self, row: dict[str, Any], prefix: str = "t_") -> Totals:
+        """Add an aggregate row whose keys are ``prefix`` + field name (None counts as 0)."""
+        for name in (
+            "calls",
+            "errors",
+            "input_tokens",
+            "output_tokens",
+            "cached_tokens",
+            "reasoning_tokens",
+            "latency_sum",
+            "latency_count",
+            "ttft_sum",
+            "ttft_count",
+        ):
+            setattr(self, name, getattr(self, name) + int(row.get(prefix + name) or 0))
+        # SQLite sums decimals as floats: round back to the column's 8 places.
+        self.cost += Decimal(str(row.get(prefix + "cost") or 0)).quantize(COST_PLACES)
+        return self
+
+    @property
+    def ok_calls(self) -> int:
+        return self.calls - self.errors
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.errors / self.calls if self.calls else None
+
+    @property
+    def latency_mean(self) -> float | None:
+        return self.latency_sum / self.latency_count if self.latency_count else None
+
+    @property
+    def ttft_mean(self) -> float | None:
+        return self.ttft_sum / self.ttft_count if self.ttft_count else None
+
+    @property
+    def cost_per_1k(self) -> Decimal | None:
+        return self.cost * 1000 / self.calls if self.calls else None
+
+
+@dataclass
+class Percentiles:
+    latency_p50: float | None = None
+    latency_p95: float | None = None
+    latency_p99: float | None = None
+    ttft_p50: float | None = None
+    ttft_p95: float | None = None
+    ttft_p99: float | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Percentiles:
+        return cls(**{k: (None if row.get(k) is None else float(row[k])) for k in cls.__dataclass_fields__})
+
+    @classmethod
+    def from_values(cls, latencies: list[int], ttfts: list[int]) -> Percentiles:
+        latencies.sort()
+        ttfts.sort()
+        values: dict[str, float | None] = {}
+        for name, column in (("latency", latencies), ("ttft", ttfts)):
+            for q in FRACTIONS:
+                values[f"{name}_p{q}"] = percentile(column, q / 100)
+        return cls(**values)
+
+
+@dataclass
+class Summary:
+    filters: Filters
+    totals: Totals
+    percentiles: Percentiles
+
+
+@dataclass
+class Point:
+    bucket: date | datetime
+    totals: Totals
+    percentiles: Percentiles
+
+
+@dataclass
+class Timeseries:
+    filters: Filters
+    interval: str
+    points: list[Point]
+
+
+@dataclass
+class BreakdownRow:
+    key: Any
+    label: str
+    sublabel: str
+    filter_params: dict[str, str]
+    totals: Totals
+    percentiles: Percentiles
+    share: float = 0.0  # of the largest row's cost (0..1), for bars
+
+
+@dataclass
+class Breakdown:
+    filters: Filters
+    by: str
+    rows: list[BreakdownRow]
+    totals: Totals = field(default_factory=Totals)
+
+
+@dataclass
+class MonthEstimate:
+    month_start: date
+    spent: Decimal
+    projected: Decimal
+    days_elapsed: float
+    days_in_month: int
+
+
+# --- querysets ----------------------------------------------------------------------------------
+def rollup_through() -> date | None:
+    """The last day the rollups are complete for (never today or later)."""
+    through = RollupState.objects.filter(pk=1).values_list("through", flat=True).first()
+    if through is None:
+        return None
+    return min(through, today() - timedelta(days=1))
+
+
+def runs_for(filters: Filters) -> QuerySet[Run]:
+    """Finished runs in the filters' days and filters (no ordering: for aggregates)."""
+    qs = Run.objects.filter(
+        created_at__gte=day_start(filters.start),
+        created_at__lt=day_start(filters.end + timedelta(days=1)),
+        **filters.run_filters(),
+    )
+    if not filters.status:
+        qs = qs.filter(status__in=FINISHED)
+    return qs.order_by()
+
+
+def usage_for(filters: Filters) -> QuerySet[DailyUsage]:
+    return DailyUsage.objects.filter(day__gte=filters.start, day__lte=filters.end, **filters.run_filters()).order_by()
+
+
+def _split(filters: Filters, through: date | None) -> tuple[Filters | None, Filters | None]:
+    """(days served by rollups, days aggregated live)."""
+    if through is None or filters.start > through:
+        return None, filters
+    if filters.end <= through:
+        return filters, None
+    return filters.with_range(filters.start, through), filters.with_range(through + timedelta(days=1), filters.end)
+
+
+ERROR_Q = Q(status=RunStatus.ERROR)
+OK_Q = Q(status=RunStatus.OK)
+
+
+def raw_sums() -> dict[str, Any]:
+    return {
+        "t_calls": Count("id"),
+        "t_errors": Count("id", filter=ERROR_Q),
+        "t_input_tokens": Sum("input_tokens"),
+        "t_output_tokens": Sum("output_tokens"),
+        "t_cached_tokens": Sum("cached_tokens"),
+        "t_reasoning_tokens": Sum("reasoning_tokens"),
+        "t_cost": Sum("cost"),
+        "t_latency_sum": Sum("latency_ms", filter=OK_Q),
+        "t_latency_count": Count("latency_ms", filter=OK_Q),
+        "t_ttft_sum": Sum("ttft_ms", filter=OK_Q),
+        "t_ttft_count": Count("ttft_ms", filter=OK_Q),
+    }
+
+
+def rollup_sums() -> dict[str, Any]:
+    return {
+        "t_calls": Sum("calls"),
+        "t_errors": Sum("calls", filter=ERROR_Q),
+        "t_input_tokens": Sum("input_tokens"),
+        "t_output_tokens": Sum("output_tokens"),
+        "t_cached_tokens": Sum("cached_tokens"),
+        "t_reasoning_tokens": Sum("reasoning_tokens"),
+        "t_cost": Sum("cost"),
+        "t_latency_sum": Sum("latency_sum"),
+        "t_latency_count": Sum("latency_count"),
+        "t_ttft_sum": Sum("ttft_sum"),
+        "t_ttft_count": Sum("ttft_count"),
+    }
+
+
+def _key(row: dict[str, Any], aliases: Iterable[str], normalize: Any = None) -> Any:
+    values = tuple(row[a] for a in aliases)
+    key = values[0] if len(values) == 1 else values
+    return normalize(key) if normalize else key
+
+
+def grouped_sums(
+    filters: Filters,
+    *,
+    raw_group: dict[str, Any],
+    rollup_group: dict[str, Any] | None,
+    through: date | None,
+    normalize: Any = None,
+) -> dict[Any, Totals]:
+    """Totals per group key; rollups for rolled-up days (when ``rollup_group`` is given), Runs for the rest."""
+    rolled, live = _split(filters, through if rollup_group is not None else None)
+    result: dict[Any, Totals] = defaultdict(Totals)
+    if rolled is not None and rollup_group is not None:
+        for row in usage_for(rolled).values(**rollup_group).annotate(**rollup_sums()):
+            result[_key(row, rollup_group, normalize)].add(row)
+    if live is not None:
+        for row in runs_for(live).values(**raw_group).annotate(**raw_sums()):
+            result[_key(row, raw_group, normalize)].add(row)
+    return result
+
+
+def total_sums(filters: Filters, *, through: date | None) -> Totals:
+    rolled, live = _split(filters, through)
+    totals = Totals()
+    if rolled is not None:
+        totals.add(usage_for(rolled).aggregate(**rollup_sums()))
+    if live is not None:
+        totals.add(runs_for(live).aggregate(**raw_sums()))
+    return totals
+
+
+def _percentile_aggregates() -> dict[str, Any]:
+    return {f"{name}_p{q}": PercentileCont(column, q / 100) for name, column in PERCENTILE_COLUMNS for q in FRACTIONS}
+
+
+def percentiles_for(filters: Filters) -> Percentiles:
+    qs = runs_for(filters).filter(status=RunStatus.OK)
+    if _is_postgres(qs):
+        return Percentiles.from_row(qs.aggregate(**_percentile_aggregates()))
+    latencies: list[int] = []
+    ttfts: list[int] = []
+    for latency, ttft in qs.values_list("latency_ms", "ttft_ms"):
+        if latency is not None:
+            latencies.append(latency)
+        if ttft is not None:
+            ttfts.append(ttft)
+    return Percentiles.from_values(latencies, ttfts)
+
+
+def grouped_percentiles(filters: Filters, *, group: dict[str, Any], normalize: Any = None) -> dict[Any, Percentiles]:
+    qs = runs_for(filters).filter(status=RunStatus.OK)
+    if _is_postgres(qs):
+        return {
+            _key(row, group, normalize): Percentiles.from_row(row)
+            for row in qs.values(**group).annotate(**_percentile_aggregates())
+        }
+    aliases = list(group)
+    columns: dict[Any, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+    for *keys, latency, ttft in qs.annotate(**group).values_list(*aliases, "latency_ms", "ttft_ms"):
+        key = _key(dict(zip(aliases, keys, strict=True)), aliases, normalize)
+        latencies, ttfts = columns[key]
+        if latency is not None:
+            latencies.append(latency)
+        if ttft is not None:
+            ttfts.append(ttft)
+    return {key: Percentiles.from_values(*values) for key, values in columns.items()}
+
+
+# --- summary ------------------------------------------------------------------------------------
+def summary(filters: Filters, *, through: date | bool | None = True) -> Summary:
+    if through is True:
+        through = rollup_through()
+    totals = total_sums(filters, through=through or None)
+    return Summary(filters=filters, totals=totals, percentiles=percentiles_for(filters))
+
+
+# --- time series --------------------------------------------------------------------------------
+def _as_date(value: Any) -> Any:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _as_utc_hour(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if timezone.is_aware(value) else value.replace(tzinfo=UTC)
+    return value
+
+
+def buckets(filters: Filters, interval: str) -> list[date | datetime]:
+    if interval == "hour":
+        start = day_start(filters.start)
+        return [start + timedelta(hours=h) for h in range(filters.days * 24)]
+    if interval == "day":
+        return [filters.start + timedelta(days=d) for d in range(filters.days)]
+    first = filters.start - timedelta(days=filters.start.weekday())
+    return [first + timedelta(weeks=w) for w in range((filters.end - first).days // 7 + 1)]
+
+
+def timeseries(filters: Filters, *, interval: str, through: date | bool | None = True) -> Timeseries:
+    if through is True:
+        through = rollup_through()
+    if interval == "hour":
+        raw_group: dict[str, Any] = {"bucket": TruncHour("created_at", tzinfo=UTC)}
+        rollup_group: dict[str, Any] | None = None
+        normalize: Any = _as_utc_hour
+    elif interval == "day":
+        raw_group = {"bucket": TruncDate("created_at", tzinfo=UTC)}
+        rollup_group = {"bucket": F("day")}
+        normalize = _as_date
+    elif interval == "week":
+        raw_group = {"bucket": TruncWeek("created_at", tzinfo=UTC)}
+        rollup_group = {"bucket": TruncWeek("day")}
+        normalize = _as_date
+    else:
+        raise ValueError(f"unknown interval {interval!r}")
+    sums = grouped_sums(
+        filters, raw_group=raw_group, rollup_group=rollup_group, through=through or None, normalize=normalize
+    )
+    pcts = grouped_percentiles(filters, group=raw_group, normalize=normalize)
+    points = [Point(b, sums.get(b) or Totals(), pcts.get(b) or Percentiles()) for b in buckets(filters, interval)]
+    return Timeseries(filters=filters, interval=interval, points=points)
+
+
+# --- breakdown ----------------------------------------------------------------------------------
+DIMENSION_FIELDS: dict[str, tuple[str, ...]] = {
+    "provider": ("provider",),
+    "model": ("provider", "model"),
+    "prompt": ("prompt_id",),
+    "version": ("prompt_version_id",),
+    "user": ("user_id",),
+    "source": ("source",),
+}
+
+
+def _labels(filters: Filters, by: str, keys: list[Any]) -> dict[Any, tuple[str, str]]:
+    """(label, sublabel) per key, with one query at most."""
+    from accounts.models import User
+    from prompts.models import Prompt, PromptVersion
+
+    labels: dict[Any, tuple[str, str]] = {}
+    if by == "provider":
+        names = dict(Provider.choices)
+        return {k: (names.get(k, k), "") for k in keys}
+    if by == "source":
+        names = dict(RunSource.choices)
+        return {k: (names.get(k, k), "") for k in keys}
+    if by == "model":
+        display = {
+            (p, m): name
+            for p, m, name in ModelInfo.objects.for_workspace(filters.workspace_id).values_list(
+                "provider", "model_id", "display_name"
+            )
+        }
+        providers = dict(Provider.choices)
+        return {k: (display.get(k) or k[1], providers.get(k[0], k[0])) for k in keys}
+    ids = [k for k in keys if k is not None]
+    if by == "prompt":
+        names = dict(Prompt.objects.filter(pk__in=ids).values_list("pk", "name"))
+        labels = {k: (names.get(k, f"Prompt {k}"), "") for k in ids}
+        labels[None] = (NO_PROMPT, "")
+    elif by == "version":
+        rows = PromptVersion.objects.filter(pk__in=ids).values_list("pk", "number", "prompt__name")
+        found = {pk: (f"v{number}", name) for pk, number, name in rows}
+        labels = {k: found.get(k, (f"Version {k}", "")) for k in ids}
+        labels[None] = (NO_VERSION, "")
+    elif by == "user":
+        rows = User.objects.filter(pk__in=ids).values_list("pk", "display_name", "email")
+        found = {pk: (name or email.split("@")[0], email) for pk, name, email in rows}
+        labels = {k: found.get(k, (f"User {k}", "")) for k in ids}
+        labels[None] = (NO_USER, "")
+    return labels
+
+
+def _filter_params(by: str, key: Any) -> dict[str, str]:
+    if by == "model":
+        return {"provider": key[0], "model": key[1]}
+    if key is None:
+        return {}
+    return {by: str(key)}
+
+
+def breakdown(filters: Filters, *, by: str, through: date | bool | None = True) -> Breakdown:
+    if by not in DIMENSION_FIELDS:
+        raise ValueError(f"unknown dimension {by!r}")
+    if through is True:
+        through = rollup_through()
+    group = {f"k{i}": F(name) for i, name in enumerate(DIMENSION_FIELDS[by])}
+    sums = grouped_sums(filters, raw_group=group, rollup_group=group, through=through or None)
+    pcts = grouped_percentiles(filters, group=group)
+    keys = [k for k, t in sums.items() if t.calls]
+    labels = _labels(filters, by, keys)
+    rows = [
+        BreakdownRow(
+            key=k,
+            label=labels.get(k, (str(k), ""))[0],
+            sublabel=labels.get(k, (str(k), ""))[1],
+            filter_params=_filter_params(by, k),
+            totals=sums[k],
+            percentiles=pcts.get(k) or Percentiles(),
+        )
+        for k in keys
+    ]
+    rows.sort(key=lambda r: (-r.totals.cost, -r.totals.calls, r.label))
+    top_cost = max((r.totals.cost for r in rows), default=Decimal(0))
+    top_calls = max((r.totals.calls for r in rows), default=0)
+    for row in rows:
+        row.share = (
+            float(row.totals.cost / top_cost) if top_cost else (row.totals.calls / top_calls if top_calls else 0)
+        )
+    total = Totals()
+    for row in rows:
+        total.add(row.totals.__dict__, prefix="")
+    return Breakdown(filters=filters, by=by, rows=rows, totals=total)
+
+
+# --- prompt usage -------------------------------------------------------------------------------
+@dataclass
+class VersionUsage:
+    version_id: int | None
+    number: int | None
+    label: str
+    totals: Totals
+    percentiles: Percentiles
+
+
+def prompt_version_usage(filters: Filters, *, prompt: Any) -> list[VersionUsage]:
+    """Every version of ``prompt`` (newest first) with its usage in the range, drafts last."""
+    from prompts.models import PromptVersion
+
+    scoped = replace(filters, prompt=prompt.pk, version=None)
+    through = rollup_through()
+    group = {"k0": F("prompt_version_id")}
+    sums = grouped_sums(scoped, raw_group=group, rollup_group=group, through=through)
+    pcts = grouped_percentiles(scoped, group=group)
+    rows = [
+        VersionUsage(pk, number, f"v{number}", sums.get(pk) or Totals(), pcts.get(pk) or Percentiles())
+        for pk, number in PromptVersion.objects.filter(prompt=prompt).order_by("-number").values_list("pk", "number")
+    ]
+    if sums.get(None) and sums[None].calls:
+        rows.append(VersionUsage(None, None, NO_VERSION, sums[None], pcts.get(None) or Percentiles()))
+    return rows
+
+
+# --- months and budgets -------------------------------------------------------------------------
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def month_estimate(
+    filters: Filters, *, now: datetime | None = None, through: date | bool | None = True
+) -> MonthEstimate:
+    """This month's spend so far (with the filters, ignoring their dates) and a linear projection to month end."""
+    now = (now or timezone.now()).astimezone(UTC)
+    first = month_start(now.date())
+    if through is True:
+        through = rollup_through()
+    spent = total_sums(filters.with_range(first, now.date()), through=through or None).cost
+    days_in_month = calendar.monthrange(first.year, first.month)[1]
+    elapsed = max((now - day_start(first)).total_seconds() / 86400, 1 / 24)
+    projected = spent * Decimal(days_in_month) / Decimal(repr(elapsed))
+    return MonthEstimate(
+        month_start=first,
+        spent=spent,
+        projected=projected.quantize(Decimal("0.000001")),
+        days_elapsed=elapsed,
+        days_in_month=days_in_month,
+    )
+
+
+def month_spend(*, workspace_id: int, now: datetime | None = None) -> Decimal:
+    """The workspace's total spend this month (UTC), every run counted."""
+    now = (now or timezone.now()).astimezone(UTC)
+    filters = Filters(workspace_id=workspace_id, start=month_start(now.date()), end=now.date())
+    return total_sums(filters, through=rollup_through()).cost
+
+
+@dataclass
+class BudgetStatus:
+    budget: Budget
+    spent: Decimal
+    month_start: date
+
+    @property
+    def percent(self) -> float:
+        limit = self.budget.monthly_limit
+        return float(self.spent * 100 / limit) if limit else 0.0
+
+    @property
+    def level(self) -> str:
+        pct = self.percent
+        return "over" if pct >= 100 else "high" if pct >= 80 else "warn" if pct >= 50 else "ok"
+
+    @property
+    def exceeded(self) -> bool:
+        return self.spent >= self.budget.monthly_limit
+
+    @property
+    def stopped(self) -> bool:
+        return self.budget.hard_stop and self.exceeded
+
+    @property
+    def bar_percent(self) -> float:
+        return min(self.percent, 100.0)
+
+
+def budget_get(*, workspace_id: int) -> Budget | None:
+    return Budget.objects.filter(workspace_id=workspace_id).first()
+
+
+def budget_status(*, workspace_id: int, now: datetime | None = None) -> BudgetStatus | None:
+    budget = budget_get(workspace_id=workspace_id)
+    if budget is None:
+        return None
+    now = now or timezone.now()
+    return BudgetStatus(
+        budget=budget, spent=month_spend(workspace_id=workspace_id, now=now), month_start=month_start(now.date())
+    )
+
+
+def budget_alert_list(*, workspace_id: int, month: date) -> list[BudgetAlert]:
+    return list(BudgetAlert.objects.filter(workspace_id=workspace_id, month=month).order_by("threshold"))
+
+
+def workspace_has_runs(*, workspace_id: int) -> bool:
+    return Run.objects.filter(workspace_id=workspace_id).exists()

@@ -1,0 +1,247 @@
+"""Writes for analytics: rollup refreshes, budgets and budget alerts."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from accounts.models import Membership, Role
+from analytics.filters import day_start, today
+from analytics.models import Budget, BudgetAlert, DailyUsage, RollupState
+from analytics.selectors import FINISHED, budget_status, month_start
+from providers.models import Run, RunStatus
+
+logger = logging.getLogger(__name__)
+
+RECHECK_DAYS = 2  # runs finish after midnight: the last days are recomputed at every refresh
+BATCH_SIZE = 2000
+MAX_BUDGET = Decimal("100000000")
+
+BUDGET_REQUIRED = "Enter the monthly budget in USD, for example 250."
+BUDGET_POSITIVE = "The monthly budget must be more than 0."
+BUDGET_TOO_LARGE = "The monthly budget must be less than 100,000,000."
+ALERT_SUBJECT = "[Prompt Studio] {workspace}: {threshold}% of this month's budget spent"
+ALERT_BODY = (
+    "The workspace “{workspace}” has spent ${spent} of its ${limit} budget for {month} ({percent}%).\n\n"
+    "{stop}Budgets and usage: the Analytics page of the studio.\n"
+)
+ALERT_STOP = "The hard stop is on: new playground, API and A/B test calls are refused until the month ends or an admin raises the budget.\n\n"
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    start: date | None
+    end: date | None
+    rows: int
+
+
+def _first_run_day() -> date | None:
+    first = Run.objects.order_by("created_at").values_list("created_at", flat=True).first()
+    return timezone.localtime(first, timezone=day_start(today()).tzinfo).date() if first else None
+
+
+@transaction.atomic
+def rollups_refresh(*, start: date | None = None, end: date | None = None) -> RefreshResult:
+    """Recompute the daily rollups for ``start``..``end`` (default: from the last complete day, minus a
+    margin, to yesterday) and mark them complete. Idempotent: a day's rows are replaced, never added to.
+
+    The covered days stay contiguous: if the requested start leaves a gap after the last complete day
+    (or nothing was rolled up yet), the refresh starts earlier.
+    """
+    state, _ = RollupState.objects.select_for_update().get_or_create(pk=1)
+    yesterday = today() - timedelta(days=1)
+    end = min(end or yesterday, yesterday)
+    if state.through is not None:
+        default_start = state.through - timedelta(days=RECHECK_DAYS - 1)
+    else:
+        default_start = _first_run_day() or end
+    start = default_start if start is None else min(start, default_start)
+    if start > end:
+        return RefreshResult(None, None, 0)
+    DailyUsage.objects.filter(day__gte=start, day__lte=end).delete()
+    runs = Run.objects.filter(
+        created_at__gte=day_start(start), created_at__lt=day_start(end + timedelta(days=1)), status__in=FINISHED
+    ).order_by()
+    ok = Q(status=RunStatus.OK)
+    groups = runs.values(
+        "workspace_id",
+        "provider",
+        "model",
+        "prompt_id",
+        "prompt_version_id",
+        "user_id",
+        "source",
+        "status",
+        run_day=TruncDate("created_at", tzinfo=day_start(start).tzinfo),
+    ).annotate(
+        n=Count("id"),
+        s_input=Sum("input_tokens"),
+        s_output=Sum("output_tokens"),
+        s_cached=Sum("cached_tokens"),
+        s_reasoning=Sum("reasoning_tokens"),
+        s_cost=Sum("cost"),
+        s_latency=Sum("latency_ms", filter=ok),
+        n_latency=Count("latency_ms", filter=ok),
+        s_ttft=Sum("ttft_ms", filter=ok),
+        n_ttft=Count("ttft_ms", filter=ok),
+    )
+    batch: list[DailyUsage] = []
+    rows = 0
+    for g in groups.iterator(chunk_size=BATCH_SIZE):
+        batch.append(
+            DailyUsage(
+                day=g["run_day"],
+                workspace_id=g["workspace_id"],
+                provider=g["provider"],
+                model=g["model"],
+                prompt_id=g["prompt_id"],
+                prompt_version_id=g["prompt_version_id"],
+                user_id=g["user_id"],
+                source=g["source"],
+                status=g["status"],
+                calls=g["n"],
+                input_tokens=g["s_input"] or 0,
+                output_tokens=g["s_output"] or 0,
+                cached_tokens=g["s_cached"] or 0,
+                reasoning_tokens=g["s_reasoning"] or 0,
+                cost=g["s_cost"] or 0,
+                latency_sum=g["s_latency"] or 0,
+                latency_count=g["n_latency"] or 0,
+                ttft_sum=g["s_ttft"] or 0,
+                ttft_count=g["n_ttft"] or 0,
+            )
+        )
+        if len(batch) >= BATCH_SIZE:
+            DailyUsage.objects.bulk_create(batch)
+            rows += len(batch)
+            batch = []
+    if batch:
+        DailyUsage.objects.bulk_create(batch)
+        rows += len(batch)
+    state.through = max(state.through or end, end)
+    state.refreshed_at = timezone.now()
+    state.save()
+    return RefreshResult(start, end, rows)
+
+
+# --- budgets ------------------------------------------------------------------------------------
+def _clean_limit(value: Any) -> Decimal:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ValidationError({"monthly_limit": [BUDGET_REQUIRED]})
+    try:
+        limit = Decimal(str(value).strip().lstrip("$").replace(",", ""))
+    except InvalidOperation:
+        raise ValidationError({"monthly_limit": [BUDGET_REQUIRED]}) from None
+    if not limit.is_finite() or limit <= 0:
+        raise ValidationError({"monthly_limit": [BUDGET_POSITIVE]})
+    if limit >= MAX_BUDGET:
+        raise ValidationError({"monthly_limit": [BUDGET_TOO_LARGE]})
+    return limit.quantize(Decimal("0.01"))
+
+
+@transaction.atomic
+def budget_set(*, workspace: Any, user: Any, monthly_limit: Any, hard_stop: bool) -> Budget:
+    """Create or change the workspace's monthly budget (the caller checks the admin role)."""
+    limit = _clean_limit(monthly_limit)
+    budget, _ = Budget.objects.update_or_create(
+        workspace=workspace,
+        defaults={"monthly_limit": limit, "hard_stop": bool(hard_stop), "updated_by": user},
+    )
+    budget_alerts_check(workspace=workspace)
+    return budget
+
+
+@transaction.atomic
+def budget_delete(*, workspace: Any) -> None:
+    Budget.objects.filter(workspace=workspace).delete()
+
+
+def _recipients(workspace_id: int) -> list[str]:
+    return list(
+        Membership.objects.filter(workspace_id=workspace_id, role__in=[Role.OWNER, Role.ADMIN], user__is_active=True)
+        .order_by("user__email")
+        .values_list("user__email", flat=True)
+    )
+
+
+def budget_alerts_check(*, workspace: Any, now: datetime | None = None) -> list[BudgetAlert]:
+    """Record each threshold (50, 80, 100 %) the month's spend has crossed, once per month, and email
+    the workspace's owners and admins about the highest new one. Returns the alerts made now."""
+    workspace_id = getattr(workspace, "pk", workspace)
+    status = budget_status(workspace_id=workspace_id, now=now)
+    if status is None:
+        return []
+    crossed = [t for t in BudgetAlert.THRESHOLDS if status.spent * 100 >= status.budget.monthly_limit * t]
+    if not crossed:
+        return []
+    month = month_start(status.month_start)
+    existing = set(
+        BudgetAlert.objects.filter(workspace_id=workspace_id, month=month).values_list("threshold", flat=True)
+    )
+    made: list[BudgetAlert] = []
+    for threshold in crossed:
+        if threshold in existing:
+            continue
+        try:
+            with transaction.atomic():
+                made.append(
+                    BudgetAlert.objects.create(
+                        workspace_id=workspace_id,
+                        month=month,
+                        threshold=threshold,
+                        spent=status.spent,
+                        monthly_limit=status.budget.monthly_limit,
+                    )
+                )
+        except IntegrityError:  # another process recorded it first
+            continue
+    if made:
+        _send_alert(workspace_id, made[-1], status.budget)
+    return made
+
+
+def _send_alert(workspace_id: int, alert: BudgetAlert, budget: Budget) -> None:
+    from accounts.models import Workspace
+
+    name = Workspace.objects.filter(pk=workspace_id).values_list("name", flat=True).first() or f"#{workspace_id}"
+    recipients = _recipients(workspace_id)
+    if not recipients:
+        return
+    percent = int(alert.spent * 100 / alert.monthly_limit) if alert.monthly_limit else 0
+    body = ALERT_BODY.format(
+        workspace=name,
+        spent=f"{alert.spent:,.2f}",
+        limit=f"{alert.monthly_limit:,.2f}",
+        month=f"{alert.month:%B %Y}",
+        percent=percent,
+        stop=ALERT_STOP if budget.hard_stop and alert.threshold >= 100 else "",
+    )
+    try:
+        send_mail(
+            ALERT_SUBJECT.format(workspace=name, threshold=alert.threshold),
+            body,
+            settings.DEFAULT_FROM_EMAIL,
+            recipients,
+        )
+    except Exception:  # a mail server outage must not block runs; the alert row stays for the header
+        logger.exception("Could not send the budget alert email for workspace %s", workspace_id)
+
+
+def budget_alerts_check_all(*, now: datetime | None = None) -> int:
+    """Check every workspace that has a budget; returns how many alerts were made."""
+    count = 0
+    for workspace_id in Budget.objects.values_list("workspace_id", flat=True).order_by("workspace_id"):
+        with transaction.atomic():
+            count += len(budget_alerts_check(workspace=workspace_id, now=now))
+    return count
