@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from django.db import connection
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
 
 from prompts.content import MEDIA_TYPES
@@ -29,6 +29,8 @@ SORTS = {
     "-name": ("-name", "-id"),
     "created": ("created_at", "id"),
     "-created": ("-created_at", "-id"),
+    "versions": ("latest_version", "id"),
+    "-versions": ("-latest_version", "-id"),
 }
 DEFAULT_SORT = "-updated"
 
@@ -97,6 +99,18 @@ def tag_list(*, user: Any, workspace_id: int) -> list[str]:
     for row in scope(Prompt.objects.filter(workspace_id=workspace_id), user).values_list("tags", flat=True):
         tags.update(row or [])
     return sorted(tags)
+
+
+def label_name_list(*, user: Any, workspace_id: int) -> list[str]:
+    """Every label name used in a workspace, sorted (for filter menus)."""
+    qs = scope(Label.objects.filter(prompt__workspace_id=workspace_id), user, field="prompt__workspace")
+    return sorted(set(qs.values_list("name", flat=True)))
+
+
+def prompt_counts(*, user: Any, workspace_id: int) -> dict[str, int]:
+    """How many active and archived prompts a workspace has (one query)."""
+    qs = scope(Prompt.objects.filter(workspace_id=workspace_id), user)
+    return qs.aggregate(active=Count("pk", filter=Q(archived=False)), archived=Count("pk", filter=Q(archived=True)))
 
 
 def version_list(*, prompt: Prompt) -> QuerySet[PromptVersion]:

@@ -187,6 +187,25 @@ def prompt_duplicate(*, prompt: Prompt, user: User | None, name: str | None = No
     return copy
 
 
+@transaction.atomic
+def prompt_save(
+    *,
+    prompt: Prompt,
+    user: User | None,
+    name: str,
+    description: str,
+    tags: list[str] | str | None,
+    content: dict[str, Any],
+    message: str = "",
+) -> tuple[PromptVersion, bool]:
+    """The editor's save: new details and, when the content changed, version n+1 (all or nothing).
+
+    Returns ``(version, created)`` like ``version_create``; raises ValidationError / ContentError.
+    """
+    prompt_update(prompt=prompt, name=name, description=description, tags=clean_tags(tags))
+    return version_create(prompt=prompt, user=user, content=content, message=message)
+
+
 # --- versions --------------------------------------------------------------------------------------
 
 
