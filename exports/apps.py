@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class ExportsConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'exports'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "exports"

@@ -1,0 +1,257 @@
+"""Imports: an export document (JSON/YAML) or archive (ZIP) into a workspace, all or nothing.
+
+``bundle_import`` parses and checks the upload first (nothing touches the database before the file
+is known to be a well-formed export of a supported version), then creates assets (through the same
+upload checks as any upload), prompts, templates, datasets, runs, ... in one transaction with new ids.
+Any problem rolls everything back; files that the failed attempt stored are deleted again. A dry run
+does the whole import and then rolls it back, so its preview is exactly what a real import creates.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from accounts.models import User, Workspace
+from exports.archive import MANIFEST, ZIP_NO_MANIFEST, Archive, is_zip, open_archive, safe_name
+from exports.formats import (
+    EMPTY_FILE,
+    FILE_TOO_LARGE,
+    ImportRefused,
+    check_header,
+    human_size,
+    load_document,
+    load_json,
+    max_import_bytes,
+)
+from exports.registry import ImportContext, as_list, as_object, field_of, handlers
+
+HEADER_KEYS = {"format", "format_version", "kind", "exported_at", "media", "assets", "contents", "counts"}
+UNKNOWN_SECTION = "The export contains {name!r}, which this studio can't import (known: {known}); nothing was imported."
+IN_FILE = "{file}: {error}"
+BAD_CONTENTS = "manifest.json: contents.{name} must name a .json file in the archive."
+ASSET_NO_SOURCE = "{path}: give file (in an archive) or data_url."
+ASSET_FILE_OUTSIDE = "{path}.file: {name!r} must be a path under assets/ inside the archive."
+ASSET_NEEDS_ARCHIVE = "{path}.file: this export refers to a file, so it must be imported as the ZIP archive."
+ASSET_BAD_DATA_URL = "{path}.data_url: not a base64 data URL."
+ASSET_CHECKSUM = "{path}: the file's sha256 does not match the export ({name}); the archive is damaged."
+ASSET_REFUSED = "{path} ({name}): {reason}"
+ASSET_WRONG_KIND = "{path} ({name}): the export says {declared}, but the file is {actual}."
+ASSET_DUPLICATE_KEY = "{path}.key: {key!r} appears twice."
+
+_DATA_URL_RE = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?(?:;[\w-]+=[\w.-]+)*;base64,(.*)$", re.DOTALL)
+
+
+@dataclass
+class ImportResult:
+    dry_run: bool
+    kind: str
+    created: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    assets: int = 0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {name: len(items) for name, items in self.created.items()}
+
+    def as_dict(self) -> dict[str, Any]:
+        created = {
+            name: [{k: v for k, v in item.items() if not (self.dry_run and k == "id")} for item in items]
+            for name, items in self.created.items()
+        }
+        return {
+            "dry_run": self.dry_run,
+            "kind": self.kind,
+            "counts": {**self.counts, "assets": self.assets},
+            "created": created,
+            "notes": self.notes,
+        }
+
+
+class _DryRun(Exception):
+    pass
+
+
+# --- reading an upload -----------------------------------------------------------------------------
+
+
+def read_upload(upload: Any) -> bytes:
+    """The upload's bytes, refusing anything over the import limit before reading it all."""
+    maximum = max_import_bytes()
+    size = getattr(upload, "size", None)
+    if size is not None and size > maximum:
+        raise ImportRefused(FILE_TOO_LARGE.format(size=human_size(size), limit=human_size(maximum)))
+    if hasattr(upload, "seek"):
+        upload.seek(0)
+    if hasattr(upload, "chunks"):
+        chunks, total = [], 0
+        for chunk in upload.chunks():
+            total += len(chunk)
+            if total > maximum:
+                raise ImportRefused(
+                    FILE_TOO_LARGE.format(size=f"over {human_size(maximum)}", limit=human_size(maximum))
+                )
+            chunks.append(chunk)
+        data = b"".join(chunks)
+    else:
+        data = upload.read(maximum + 1)
+        if len(data) > maximum:
+            raise ImportRefused(FILE_TOO_LARGE.format(size=f"over {human_size(maximum)}", limit=human_size(maximum)))
+    if not data:
+        raise ImportRefused(EMPTY_FILE)
+    return data
+
+
+def parse_export(data: bytes, *, name: str = "") -> tuple[dict[str, Any], Archive | None]:
+    """The export document (sections assembled from an archive) and the archive, if it was one."""
+    if is_zip(data) or name.lower().endswith(".zip"):
+        archive = open_archive(data)
+        if not archive.has(MANIFEST):
+            raise ImportRefused(ZIP_NO_MANIFEST)
+        try:
+            manifest = load_json(archive.read(MANIFEST).decode("utf-8-sig"))
+        except UnicodeDecodeError:
+            raise ImportRefused(IN_FILE.format(file=MANIFEST, error="not UTF-8 text")) from None
+        except ImportRefused as exc:
+            raise ImportRefused(IN_FILE.format(file=MANIFEST, error=exc.text)) from None
+        document = dict(check_header(manifest))
+        contents = document.pop("contents", None) or {}
+        document.pop("counts", None)
+        if not isinstance(contents, dict):
+            raise ImportRefused("manifest.json: contents must be an object of section: file.")
+        for section, file_name in contents.items():
+            if not isinstance(file_name, str) or safe_name(file_name) != file_name or not file_name.endswith(".json"):
+                raise ImportRefused(BAD_CONTENTS.format(name=section))
+            try:
+                document[section] = load_json(archive.read(file_name).decode("utf-8-sig"))
+            except UnicodeDecodeError:
+                raise ImportRefused(IN_FILE.format(file=file_name, error="not UTF-8 text")) from None
+            except ImportRefused as exc:
+                raise ImportRefused(IN_FILE.format(file=file_name, error=exc.text)) from None
+        return document, archive
+    document = load_document(data, name=name)
+    return dict(check_header(document)), None
+
+
+def _check_sections(document: dict[str, Any]) -> None:
+    known = {h.name for h in handlers()}
+    for key in document:
+        if key not in HEADER_KEYS and key not in known:
+            raise ImportRefused(UNKNOWN_SECTION.format(name=key, known=", ".join(sorted(known))))
+        if key in known:
+            as_list(document[key], key)
+
+
+# --- assets ----------------------------------------------------------------------------------------
+
+
+def _asset_bytes(entry: dict[str, Any], path: str, archive: Archive | None) -> tuple[bytes, str]:
+    file_name = entry.get("file")
+    data_url = entry.get("data_url")
+    if isinstance(file_name, str) and file_name:
+        if safe_name(file_name) != file_name or not file_name.startswith("assets/"):
+            raise ImportRefused(ASSET_FILE_OUTSIDE.format(path=path, name=file_name))
+        if archive is None:
+            raise ImportRefused(ASSET_NEEDS_ARCHIVE.format(path=path))
+        return archive.read(file_name), file_name
+    if isinstance(data_url, str) and data_url:
+        match = _DATA_URL_RE.match(data_url)
+        if match is None:
+            raise ImportRefused(ASSET_BAD_DATA_URL.format(path=path))
+        try:
+            return base64.b64decode(match.group(2), validate=True), "data URL"
+        except (binascii.Error, ValueError):
+            raise ImportRefused(ASSET_BAD_DATA_URL.format(path=path)) from None
+    raise ImportRefused(ASSET_NO_SOURCE.format(path=path))
+
+
+def _import_assets(document: dict[str, Any], archive: Archive | None, ctx: ImportContext, written: list[str]) -> int:
+    from prompts.assets import AssetError, clean_name
+    from prompts.services import asset_create
+
+    entries = as_list(document.get("assets"), "assets", required=False)
+    for i, raw in enumerate(entries):
+        path = f"assets[{i}]"
+        entry = as_object(raw, path)
+        key = field_of(entry, "key", path, str)
+        if key in ctx.asset_map:
+            raise ImportRefused(ASSET_DUPLICATE_KEY.format(path=path, key=key))
+        data, source = _asset_bytes(entry, path, archive)
+        declared_sha = entry.get("sha256")
+        if isinstance(declared_sha, str) and declared_sha and hashlib.sha256(data).hexdigest() != declared_sha:
+            raise ImportRefused(ASSET_CHECKSUM.format(path=path, name=source))
+        name = clean_name(field_of(entry, "original_name", path, str, default="")) or source.rsplit("/", 1)[-1]
+        try:
+            asset, created = asset_create(workspace=ctx.workspace, user=ctx.user, upload=ContentFile(data, name=name))
+        except AssetError as exc:
+            raise ImportRefused(ASSET_REFUSED.format(path=path, name=source, reason=exc.text)) from None
+        declared_kind = entry.get("kind")
+        if isinstance(declared_kind, str) and declared_kind and declared_kind != asset.kind:
+            raise ImportRefused(
+                ASSET_WRONG_KIND.format(path=path, name=source, declared=declared_kind, actual=asset.kind)
+            )
+        if created:
+            written.append(asset.file.name)
+            if asset.thumbnail:
+                written.append(asset.thumbnail.name)
+        ctx.asset_map[key] = str(asset.pk)
+    return len(entries)
+
+
+def _delete_orphans(names: list[str]) -> None:
+    """Files stored by an import that was rolled back (no asset row refers to them any more)."""
+    from prompts.models import Asset
+
+    for name in names:
+        if not Asset.objects.filter(file=name).exists() and not Asset.objects.filter(thumbnail=name).exists():
+            default_storage.delete(name)
+
+
+# --- the import ------------------------------------------------------------------------------------
+
+
+def bundle_import(*, workspace: Workspace, user: User | None, upload: Any, dry_run: bool = False) -> ImportResult:
+    """Import an export file into ``workspace`` with new ids; all or nothing. Raises ``ImportRefused``."""
+    data = read_upload(upload)
+    document, archive = parse_export(data, name=getattr(upload, "name", "") or "")
+    return document_import(workspace=workspace, user=user, document=document, archive=archive, dry_run=dry_run)
+
+
+def document_import(
+    *,
+    workspace: Workspace,
+    user: User | None,
+    document: dict[str, Any],
+    archive: Archive | None = None,
+    dry_run: bool = False,
+) -> ImportResult:
+    _check_sections(document)
+    result = ImportResult(dry_run=dry_run, kind=str(document.get("kind") or ""))
+    written: list[str] = []
+    try:
+        with transaction.atomic():
+            ctx = ImportContext(workspace=workspace, user=user)
+            result.assets = _import_assets(document, archive, ctx, written)
+            for handler in handlers():
+                items = document.get(handler.name)
+                if items:
+                    handler.import_items(items, ctx, handler.name)
+            result.created = {name: list(items) for name, items in ctx.created.items()}
+            result.notes = list(ctx.notes)
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        _delete_orphans(written)
+        return result
+    except BaseException:
+        _delete_orphans(written)
+        raise
+    return result

@@ -1,0 +1,177 @@
+"""Fixtures for export/import tests: a workspace with prompts (image, audio and PDF parts), labels and
+their history, a template, a dataset with media cells, and runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.core.files.base import ContentFile
+
+from abtests.models import Dataset
+from abtests.services import dataset_create
+from exports.tests.media import pdf_bytes, png_bytes, wav_bytes
+from prompts.models import Asset, Prompt
+from prompts.services import asset_create, label_set, prompt_create, version_create
+from providers.models import Run
+from templates_app.models import Template
+from templates_app.services import template_create
+
+
+@dataclass
+class Filled:
+    workspace: Any
+    user: Any
+    prompt: Prompt
+    text_prompt: Prompt
+    image: Asset
+    audio: Asset
+    pdf: Asset
+    template: Template
+    dataset: Dataset
+
+
+def content_with_media(image: Asset, audio: Asset, pdf: Asset) -> dict[str, Any]:
+    return {
+        "messages": [
+            {"role": "system", "content": [{"type": "text", "text": "You are {{persona}}."}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "Describe the {{subject}} in the picture, the clip and the PDF."},
+                    {"type": "image", "asset": str(image.pk), "detail": "low"},
+                    {"type": "audio", "asset": str(audio.pk)},
+                    {"type": "document", "asset": str(pdf.pk)},
+                ],
+            },
+        ],
+        "variables": [
+            {"name": "persona", "type": "text", "default": "a careful analyst"},
+            {"name": "subject", "type": "text", "default": "receipt"},
+        ],
+        "model": {"provider": "openai", "name": "gpt-4o-mini", "temperature": 0.2, "max_tokens": 200},
+    }
+
+
+def fill_workspace(workspace: Any, user: Any) -> Filled:
+    image, _ = asset_create(workspace=workspace, user=user, upload=ContentFile(png_bytes(), name="chart.png"))
+    audio, _ = asset_create(workspace=workspace, user=user, upload=ContentFile(wav_bytes(), name="clip.wav"))
+    pdf, _ = asset_create(workspace=workspace, user=user, upload=ContentFile(pdf_bytes(), name="invoice.pdf"))
+    content = content_with_media(image, audio, pdf)
+    prompt = prompt_create(
+        workspace=workspace,
+        user=user,
+        name="Media describer",
+        tags=["vision", "audio"],
+        content=content,
+        message="First version",
+    )
+    second = {**content, "model": {**content["model"], "temperature": 0.5}}
+    v2, _ = version_create(prompt=prompt, user=user, content=second, message="Warmer")
+    label_set(prompt=prompt, name="staging", version=1, user=user)
+    label_set(prompt=prompt, name="production", version=1, user=user)
+    label_set(prompt=prompt, name="production", version=v2, user=user)
+    text_prompt = prompt_create(
+        workspace=workspace,
+        user=user,
+        name="Greeter",
+        content={
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "Say hello to {{name}}."}]}],
+            "variables": [{"name": "name", "type": "text", "default": "Ada"}],
+            "model": {"provider": "anthropic", "name": "claude-haiku-4-5", "max_tokens": 100},
+        },
+    )
+    template = template_create(
+        workspace=workspace,
+        user=user,
+        name="Chart reader",
+        content={
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [{"type": "text", "text": "Read the chart."}, {"type": "image", "asset": str(image.pk)}],
+                }
+            ],
+            "model": {"provider": "openai", "name": "gpt-4o-mini"},
+        },
+        category="vision",
+        description="Reads a bar chart.",
+        tags=["charts"],
+    )
+    dataset = dataset_create(
+        workspace=workspace,
+        user=user,
+        name="Receipts",
+        description="Two rows with pictures.",
+        columns=[
+            {"name": "subject", "type": "text"},
+            {"name": "photo", "type": "image"},
+            {"name": "amount", "type": "number"},
+        ],
+        rows=[
+            {"subject": "receipt", "photo": {"asset": str(image.pk)}, "amount": 12.5},
+            {"subject": "ticket", "photo": {"url": "https://example.com/t.png"}, "amount": None},
+        ],
+    )
+    version = prompt.versions.get(number=2)
+    Run.objects.create(
+        workspace=workspace,
+        user=user,
+        prompt=prompt,
+        prompt_version=version,
+        provider="openai",
+        model="gpt-4o-mini",
+        params={"temperature": 0.5},
+        input={
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "hi"},
+                        {"type": "image", "asset": str(image.pk), "detail": "low"},
+                    ],
+                }
+            ]
+        },
+        variables={"subject": "receipt"},
+        output="A chart.",
+        finish_reason="stop",
+        input_tokens=90,
+        output_tokens=3,
+        cost=Decimal("0.00001530"),
+        latency_ms=120,
+        ttft_ms=40,
+        status="ok",
+        source="playground",
+    )
+    Run.objects.create(
+        workspace=workspace,
+        user=user,
+        prompt=text_prompt,
+        prompt_version=text_prompt.versions.get(),
+        provider="anthropic",
+        model="claude-haiku-4-5",
+        status="error",
+        error_kind="rate_limit",
+        error_message="Slow down.",
+        retry_after=1.5,
+        source="api",
+    )
+    return Filled(
+        workspace=workspace,
+        user=user,
+        prompt=prompt,
+        text_prompt=text_prompt,
+        image=image,
+        audio=audio,
+        pdf=pdf,
+        template=template,
+        dataset=dataset,
+    )
+
+
+@pytest.fixture
+def filled(team: Any) -> Filled:
+    return fill_workspace(team.workspace, team.editor)
