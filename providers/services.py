@@ -182,6 +182,12 @@ def credential_for(*, workspace_id: int, provider: str, credential_id: int | Non
 
 def call_prepare(*, workspace_id: int, rendered: dict[str, Any], target: Target) -> PreparedCall:
     """Check a target against the catalog, credentials, address policy and the model's inputs."""
+    from analytics.budgets import BudgetExceeded, enforce_budget  # the workspace's hard-stop budget
+
+    try:
+        enforce_budget(workspace_id)
+    except BudgetExceeded as exc:
+        raise RunRefused(str(exc), field="budget") from None
     if target.provider not in ADAPTERS:
         raise RunRefused(UNKNOWN_PROVIDER.format(provider=target.provider))
     adapter = get_adapter(target.provider)
