@@ -53,6 +53,8 @@ def _error_text(exc: ValidationError) -> str:
 
 
 def refused(path: str, exc: ValidationError) -> ImportRefused:
+    if isinstance(exc, ImportRefused):  # already names its place
+        return exc
     return ImportRefused(f"{path}: {_error_text(exc)}")
 
 
