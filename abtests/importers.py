@@ -141,18 +141,7 @@ def _read(upload: Any) -> tuple[str, bytes]:
             raise DatasetError(FILE_TOO_LARGE.format(size=human_size(size), limit=human_size(maximum)))
         if hasattr(upload, "seek"):
             upload.seek(0)
-        if hasattr(upload, "chunks"):
-            chunks, total = [], 0
-            for chunk in upload.chunks():
-                total += len(chunk)
-                if total > maximum:
-                    break
-                chunks.append(chunk)
-            data = b"".join(chunks)
-            if total > maximum:
-                data = b"x" * (maximum + 1)
-        else:
-            data = upload.read(maximum + 1)
+        data = upload.read(maximum + 1)  # never more than the limit, whatever the client claimed
     if len(data) > maximum:
         raise DatasetError(FILE_TOO_LARGE.format(size=f"over {human_size(maximum)}", limit=human_size(maximum)))
     if not data:
@@ -162,12 +151,12 @@ def _read(upload: Any) -> tuple[str, bytes]:
 
 def _format_of(name: str, data: bytes) -> str:
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if extension and extension != "zip" and extension not in TABLE_EXTENSIONS:
+        raise DatasetError(UNKNOWN_FORMAT)  # .xlsx is a ZIP too, but not ours
     if extension == "zip" or data.startswith(b"PK\x03\x04"):
         return "zip"
-    if extension in TABLE_EXTENSIONS:
-        return TABLE_EXTENSIONS[extension]
     if extension:
-        raise DatasetError(UNKNOWN_FORMAT)
+        return TABLE_EXTENSIONS[extension]
     return "jsonl" if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{") else "csv"
 
 
@@ -523,9 +512,11 @@ def import_dataset(
         cleaned.append(clean_row(values, column_list, row=number, kinds=assets, files=zip_kinds))
 
     # Media files named by the rows: read each once, check its content, remember the first place used.
+    media_columns = [c["name"] for c in column_list if c["type"] in MEDIA_COLUMN_TYPES]
     used: dict[str, tuple[int, str]] = {}
     for number, values in enumerate(cleaned, start=1):
-        for column_name, value in values.items():
+        for column_name in media_columns:
+            value = values[column_name]
             if isinstance(value, dict) and "file" in value:
                 used.setdefault(value["file"], (number, column_name))
     payloads: dict[str, bytes] = {}
@@ -584,9 +575,14 @@ def import_dataset(
     return result
 
 
-def _replace_files(values: dict[str, Any], assets: dict[str, str]) -> dict[str, Any]:
+def _replace_files(values: dict[str, Any], assets: dict[str, str], media_columns: set[str]) -> dict[str, Any]:
+    """``{"file": name}`` cells of media columns -> ``{"asset": id}`` of the uploaded file."""
     return {
-        k: ({"asset": assets[v["file"]]} if isinstance(v, dict) and "file" in v and v["file"] in assets else v)
+        k: (
+            {"asset": assets[v["file"]]}
+            if k in media_columns and isinstance(v, dict) and set(v) == {"file"} and v["file"] in assets
+            else v
+        )
         for k, v in values.items()
     }
 
@@ -609,6 +605,7 @@ def _save(
     try:
         with transaction.atomic():
             assets: dict[str, str] = {}
+            media = {c["name"] for c in columns if c["type"] in MEDIA_COLUMN_TYPES}
             for file_name, payload in payloads.items():
                 upload = ContentFile(payload, name=posixpath.basename(file_name))
                 try:
@@ -624,7 +621,7 @@ def _save(
                 name=name,
                 description=description,
                 columns=columns,
-                rows=[_replace_files(values, assets) for values in rows],
+                rows=[_replace_files(values, assets, media) for values in rows],
             )
     except BaseException:
         _delete_files(stored)

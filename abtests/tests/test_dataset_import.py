@@ -189,6 +189,14 @@ def test_zip_import_uploads_named_files_as_assets(team: Team, media_root: Path) 
     assert result.preview[0]["photo"] == {"asset": str(cat.pk)}
 
 
+def test_json_cells_that_look_like_file_references_stay_json(team: Team) -> None:
+    data = make_zip({"rows.jsonl": '{"photo": "a.png", "meta": {"file": "a.png"}}\n', "a.png": image_bytes("PNG")})
+    result = run_import(team, "r.zip", data)
+    (values,) = result.preview
+    assert values["meta"] == {"file": "a.png"}
+    assert set(values["photo"]) == {"asset"}
+
+
 def test_zip_reuses_an_existing_asset_with_the_same_bytes(team: Team) -> None:
     png = image_bytes("PNG")
     run_import(team, "one.zip", make_zip({"rows.csv": "photo\na.png\n", "a.png": png}), name="One")
@@ -315,7 +323,8 @@ class TestBadImports:
         )
 
     def test_unknown_file_type(self, team: Team) -> None:
-        assert refused(team, "r.xlsx", b"PK-nope") == "Upload a .csv, .jsonl or .zip file."
+        xlsx = make_zip({"[Content_Types].xml": "<Types/>", "xl/workbook.xml": "<workbook/>"})
+        assert refused(team, "r.xlsx", xlsx) == "Upload a .csv, .jsonl or .zip file."
 
     def test_zip_without_a_table(self, team: Team) -> None:
         assert refused(team, "r.zip", make_zip({"a.png": image_bytes()})) == (
