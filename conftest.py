@@ -10,17 +10,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import Membership, Role, User, Workspace
 from accounts.tests.factories import PASSWORD, MembershipFactory, UserFactory, WorkspaceFactory
+from studio.testing import clear_test_cache
 
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Any:
-    cache.clear()
+    # Only this test process's keys: on a shared Redis, cache.clear() would flush parallel tests' keys.
+    clear_test_cache()
     yield
 
 

@@ -250,3 +250,25 @@ def _scratch_dir() -> Path:
     path = Path(settings.VAR_DIR) / "test" / "workers"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def clear_test_cache() -> None:
+    """Empty this test process's cache without touching anyone else's.
+
+    On Redis, ``cache.clear()`` is FLUSHDB: it would wipe the keys of parallel test processes
+    (throttle counters mid-test) and the Celery messages on the same database. Delete only the
+    keys under this process's KEY_PREFIX instead.
+    """
+    from django.core.cache import cache
+
+    config = settings.CACHES["default"]
+    if config["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
+        cache.clear()
+        return
+    prefix = config.get("KEY_PREFIX", "")
+    if not prefix:
+        raise RuntimeError("Refusing to clear a shared Redis cache: the test settings set no KEY_PREFIX.")
+    client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
+    for start in range(0, len(keys), 500):
+        client.delete(*keys[start : start + 500])
