@@ -48,7 +48,9 @@ def team(db: Any) -> Team:
     workspace = WorkspaceFactory(name="Acme")
     members = {}
     for role in (Role.OWNER, Role.ADMIN, Role.EDITOR, Role.VIEWER):
-        members[role.value] = MembershipFactory(workspace=workspace, role=role, user__email=f"{role.value}@acme.test").user
+        members[role.value] = MembershipFactory(
+            workspace=workspace, role=role, user__email=f"{role.value}@acme.test"
+        ).user
     other = WorkspaceFactory(name="Other Co")
     outsider = MembershipFactory(workspace=other, role=Role.OWNER, user__email="outsider@other.test").user
     return Team(workspace=workspace, other_workspace=other, outsider=outsider, **members)

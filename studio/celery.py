@@ -8,4 +8,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
 
 app = Celery("studio")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(lambda: ["studio", "accounts", "prompts", "templates_app", "providers", "abtests", "analytics", "exports"])
+app.autodiscover_tasks(
+    lambda: ["studio", "accounts", "prompts", "templates_app", "providers", "abtests", "analytics", "exports"]
+)
