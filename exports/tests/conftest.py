@@ -3,6 +3,7 @@ their history, a template, a dataset with media cells, and runs."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,7 @@ from abtests.services import dataset_create
 from exports.tests.media import pdf_bytes, png_bytes, wav_bytes
 from prompts.models import Asset, Prompt
 from prompts.services import asset_create, label_set, prompt_create, version_create
+from providers.fake_server import FakeProvider
 from providers.models import Run
 from templates_app.models import Template
 from templates_app.services import template_create
@@ -175,3 +177,10 @@ def fill_workspace(workspace: Any, user: Any) -> Filled:
 @pytest.fixture
 def filled(team: Any) -> Filled:
     return fill_workspace(team.workspace, team.editor)
+
+
+@pytest.fixture
+def fake_provider() -> Iterator[FakeProvider]:
+    """The fake OpenAI/Anthropic/Mistral server (providers.fake_server), a real HTTP server."""
+    with FakeProvider() as fake:
+        yield fake

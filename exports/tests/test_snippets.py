@@ -16,7 +16,6 @@ from exports import snippets
 from exports.snippets import SnippetError, snippet_for
 from prompts.services import version_create
 from providers.fake_server import FakeProvider
-from providers.tests.conftest import fake_provider  # noqa: F401 - the fake server fixture
 
 PYTHON = str(Path(django_settings.BASE_DIR) / ".venv" / "bin" / "python")
 if not Path(PYTHON).exists():  # pragma: no cover - a venv elsewhere
