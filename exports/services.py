@@ -255,3 +255,141 @@ def document_import(
         _delete_orphans(written)
         raise
     return result
+
+
+# --- promptfoo ---------------------------------------------------------------------------------------
+
+ABTESTS_UNAVAILABLE = (
+    "A/B tests are not available in this studio yet, so no test was created; the dataset and one prompt per "
+    "promptfoo prompt were."
+)
+
+
+@dataclass
+class PromptfooResult:
+    dry_run: bool
+    spec: dict[str, Any]
+    report: list[dict[str, str]]
+    created: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        created = {
+            name: [{k: v for k, v in item.items() if not (self.dry_run and k == "id")} for item in items]
+            for name, items in self.created.items()
+        }
+        return {
+            "dry_run": self.dry_run,
+            "counts": {name: len(items) for name, items in self.created.items()},
+            "created": created,
+            "unmapped": self.report,
+        }
+
+
+def abtest_from_spec(
+    *, workspace: Workspace, user: User | None, spec: dict[str, Any], dataset: Any, versions: list[Any]
+) -> Any | None:
+    """The one place to wire promptfoo imports to the A/B test model: create the test from ``spec``.
+
+    ``versions[i]`` is the prompt version made for ``spec["prompts"][i]``; ``spec["variants"]`` pairs
+    them with ``spec["providers"]``; ``spec["evaluators"]`` are validated evaluator configs for the
+    dataset's columns. Returns None while the studio has no ABTest model.
+    """
+    from abtests import models as abtest_models
+
+    model = getattr(abtest_models, "ABTest", None)
+    if model is None:
+        return None
+    test = model.objects.create(
+        workspace=workspace,
+        name=spec["name"][:200],
+        description=spec["description"],
+        dataset=dataset,
+        evaluators=spec["evaluators"],
+        created_by=user,
+    )
+    names: set[str] = set()
+    for order, variant in enumerate(spec["variants"]):
+        version = versions[variant["prompt"]]
+        provider = spec["providers"][variant["provider"]]
+        base = f"{spec['prompts'][variant['prompt']]['label']} / {provider['label'] or provider['model']}"[:95]
+        name, n = base, 2
+        while name in names:
+            name, n = f"{base} {n}", n + 1
+        names.add(name)
+        abtest_models.Variant.objects.create(
+            test=test,
+            name=name,
+            prompt=version.prompt,
+            prompt_version=version,
+            provider=provider["provider"],
+            model=provider["model"],
+            params=provider["params"],
+            order=order,
+        )
+    return test
+
+
+def promptfoo_import(*, workspace: Workspace, user: User | None, upload: Any, dry_run: bool = False) -> PromptfooResult:
+    """A promptfoo config (YAML or JSON) as a dataset, one prompt per promptfoo prompt, and an A/B test."""
+    from django.core.exceptions import ValidationError
+
+    from abtests.models import Dataset
+    from abtests.services import dataset_create
+    from exports.handlers import refused
+    from exports.promptfoo import config_to_spec
+    from prompts.services import prompt_create
+
+    data = read_upload(upload)
+    config = load_document(data, name=getattr(upload, "name", "") or "")
+    stem = (getattr(upload, "name", "") or "promptfoo").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    spec, report = config_to_spec(config, name=f"promptfoo {stem}")
+    result = PromptfooResult(dry_run=dry_run, spec=spec, report=report.items)
+    created: dict[str, list[dict[str, Any]]] = {"prompts": [], "datasets": [], "abtests": []}
+    try:
+        with transaction.atomic():
+            name, n = spec["dataset"]["name"], 2
+            while Dataset.objects.filter(workspace=workspace, name=name).exists():
+                name = f"{spec['dataset']['name']} ({n})"[:200]
+                n += 1
+            try:
+                dataset = dataset_create(
+                    workspace=workspace,
+                    user=user,
+                    name=name,
+                    description=spec["description"],
+                    columns=spec["dataset"]["columns"],
+                    rows=spec["dataset"]["rows"],
+                )
+            except ValidationError as exc:
+                raise refused("tests", exc) from None
+            created["datasets"].append({"id": dataset.pk, "name": dataset.name})
+            first = spec["providers"][0]
+            versions = []
+            for i, item in enumerate(spec["prompts"]):
+                content = {
+                    **item["content"],
+                    "model": {"provider": first["provider"], "name": first["model"], **first["params"]},
+                }
+                try:
+                    prompt = prompt_create(
+                        workspace=workspace,
+                        user=user,
+                        name=f"{spec['name']}: {item['label']}"[:200],
+                        content=content,
+                        message="Imported from promptfoo",
+                    )
+                except ValidationError as exc:
+                    raise refused(f"prompts[{i}]", exc) from None
+                versions.append(prompt.versions.get())
+                created["prompts"].append({"id": prompt.pk, "name": prompt.name})
+            test = abtest_from_spec(workspace=workspace, user=user, spec=spec, dataset=dataset, versions=versions)
+            if test is None:
+                result.report.append({"where": "(A/B test)", "item": spec["name"], "reason": ABTESTS_UNAVAILABLE})
+            else:
+                created["abtests"].append({"id": test.pk, "name": str(test)})
+            result.created = created
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    return result
