@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError
 from django.db.models import Prefetch, QuerySet
 
 from exports.formats import ImportRefused
@@ -563,6 +564,9 @@ class RunHandler(Handler):
                 )
             )
         created = Run.objects.bulk_create(runs, batch_size=500)
+        for item, run in zip(items, created, strict=True):
+            if isinstance(item.get("id"), int):
+                ctx.refs["runs"][item["id"]] = run
         # created_at is auto_now_add (bulk_create sets it to now); put the recorded times back.
         for run, (created_at, finished_at) in zip(created, stamps, strict=True):
             run.finished_at = finished_at
@@ -577,3 +581,292 @@ class RunHandler(Handler):
 
 def item_for(run: Any) -> dict[str, Any]:
     return {"provider": run.provider, "model": run.model, "status": run.status}
+
+
+# --- A/B tests -------------------------------------------------------------------------------------
+
+ABTEST_WAS_ACTIVE = "A/B test “{name}” was {status} when exported; it was imported as cancelled."
+UNKNOWN_VARIANT = "{path}: refers to variant {name!r}, which is not in this test's variants."
+TRIAL_FIELDS_INT = ("row_index", "repetition", "input_tokens", "output_tokens", "attempts")
+
+
+def _decimal(value: Any, path: str, *, allow_none: bool = False) -> Decimal | None:
+    if value is None and allow_none:
+        return None
+    try:
+        number = Decimal(str(value if value is not None else "0"))
+    except InvalidOperation:
+        raise ImportRefused(BAD_NUMBER.format(path=path)) from None
+    if not number.is_finite() or number < 0:
+        raise ImportRefused(BAD_NUMBER.format(path=path))
+    return number
+
+
+class ABTestHandler(Handler):
+    """A/B tests with their variants, frozen dataset snapshot and trials (results are derived from trials)."""
+
+    name = "abtests"
+    label = "A/B tests"
+    order = 60  # after runs: trials point at their runs
+    table_columns = (
+        "variant",
+        "row_index",
+        "repetition",
+        "status",
+        "passed",
+        "score",
+        "output",
+        "error",
+        "input_tokens",
+        "output_tokens",
+        "cost",
+        "latency_ms",
+        "ttft_ms",
+        "evaluation",
+        "vars",
+    )
+
+    def queryset(self, workspace_id: int) -> QuerySet[Any]:
+        from abtests.models import ABTest
+
+        return ABTest.objects.filter(workspace_id=workspace_id).order_by("created_at", "id")
+
+    def export(self, objects: Any, ctx: ExportContext) -> list[dict[str, Any]]:
+        from abtests.models import Trial, Variant
+
+        if isinstance(objects, QuerySet):
+            objects = objects.select_related("dataset", "snapshot", "control").prefetch_related(
+                Prefetch(
+                    "variants",
+                    queryset=Variant.objects.select_related("prompt", "prompt_version").order_by("order", "id"),
+                ),
+                Prefetch(
+                    "trials",
+                    queryset=Trial.objects.select_related("variant").order_by(
+                        "row_index", "repetition", "variant__order", "variant_id"
+                    ),
+                ),
+            )
+        out = []
+        for test in objects:
+            snapshot = test.snapshot
+            item = {
+                "id": test.pk,
+                "name": test.name,
+                "description": test.description,
+                "status": test.status,
+                "reason": test.reason,
+                "repetitions": test.repetitions,
+                "evaluators": test.evaluators,
+                "pass_threshold": test.pass_threshold,
+                "concurrency": test.concurrency,
+                "cost_cap": str(test.cost_cap) if test.cost_cap is not None else None,
+                "dataset": test.dataset.name if test.dataset_id else None,
+                "snapshot": None
+                if snapshot is None
+                else {"name": snapshot.name, "columns": snapshot.columns, "rows": snapshot.rows},
+                "control": test.control.name if test.control_id else None,
+                "total_cells": test.total_cells,
+                "finished_cells": test.finished_cells,
+                "failed_cells": test.failed_cells,
+                "cost_spent": str(test.cost_spent),
+                "created_at": iso(test.created_at),
+                "started_at": iso(test.started_at),
+                "finished_at": iso(test.finished_at),
+                "variants": [
+                    {
+                        "name": v.name,
+                        "prompt": v.prompt.slug if v.prompt_id else None,
+                        "label": v.label,
+                        "prompt_version": v.prompt_version.number if v.prompt_version_id else None,
+                        "provider": v.provider,
+                        "model": v.model,
+                        "params": v.params,
+                        "order": v.order,
+                    }
+                    for v in test.variants.all()
+                ],
+                "trials": [
+                    {
+                        "variant": t.variant.name,
+                        "row_index": t.row_index,
+                        "repetition": t.repetition,
+                        "status": t.status,
+                        "output": t.output,
+                        "error": t.error,
+                        "input_tokens": t.input_tokens,
+                        "output_tokens": t.output_tokens,
+                        "cost": str(t.cost),
+                        "latency_ms": t.latency_ms,
+                        "ttft_ms": t.ttft_ms,
+                        "run_id": t.run_id,
+                        "evaluation": t.evaluation,
+                        "score": t.score,
+                        "passed": t.passed,
+                        "attempts": t.attempts,
+                        "started_at": iso(t.started_at),
+                        "finished_at": iso(t.finished_at),
+                    }
+                    for t in test.trials.all()
+                ],
+            }
+            ctx.collect(item)
+            out.append(item)
+        return out
+
+    def describe(self, item: dict[str, Any]) -> str:
+        trials = len(item.get("trials") or [])
+        return f"{item.get('name')} ({len(item.get('variants') or [])} variants, {trials} trials)"
+
+    def import_items(self, items: list[Any], ctx: ImportContext, path: str) -> None:
+        from abtests.evaluators import EvaluatorConfigError, validate_evaluators
+        from abtests.models import ACTIVE_STATUSES, ABTest, DatasetSnapshot, TestStatus, Trial, TrialStatus, Variant
+        from abtests.services import content_hash
+        from prompts.models import PromptVersion
+
+        for i, raw in enumerate(items):
+            where = f"{path}[{i}]"
+            item = as_object(raw, where)
+            name = field_of(item, "name", where, str)
+            status = field_of(item, "status", where, str, default=TestStatus.DRAFT)
+            if status not in TestStatus.values:
+                raise ImportRefused(
+                    BAD_CHOICE.format(path=f"{where}.status", value=status, choices=", ".join(TestStatus.values))
+                )
+            if status in ACTIVE_STATUSES:
+                ctx.notes.append(ABTEST_WAS_ACTIVE.format(name=name, status=status))
+                status = TestStatus.CANCELLED
+            try:
+                evaluators = validate_evaluators(
+                    field_of(item, "evaluators", where, list, default=[]), path=f"{where}.evaluators"
+                )
+            except EvaluatorConfigError as exc:
+                raise ImportRefused("; ".join(exc.errors)) from None
+            dataset_name = item.get("dataset")
+            dataset = ctx.refs["datasets"].get(dataset_name) if isinstance(dataset_name, str) else None
+            snapshot = None
+            raw_snapshot = item.get("snapshot")
+            if raw_snapshot is not None:
+                s_where = f"{where}.snapshot"
+                snap = as_object(raw_snapshot, s_where)
+                columns = field_of(snap, "columns", s_where, list)
+                rows = ctx.remap(field_of(snap, "rows", s_where, list), f"{s_where}.rows")
+                snapshot = DatasetSnapshot.objects.create(
+                    workspace=ctx.workspace,
+                    dataset=dataset,
+                    name=field_of(snap, "name", s_where, str, default=name)[:200],
+                    columns=columns,
+                    rows=rows,
+                    row_count=len(rows),
+                    content_hash=content_hash(columns, rows),
+                    created_by=ctx.user,
+                )
+            test = ABTest.objects.create(
+                workspace=ctx.workspace,
+                name=name[:200],
+                description=field_of(item, "description", where, str, default=""),
+                dataset=dataset,
+                snapshot=snapshot,
+                repetitions=field_of(item, "repetitions", where, int, default=1),
+                evaluators=evaluators,
+                pass_threshold=field_of(item, "pass_threshold", where, (int, float), default=1.0),
+                concurrency=field_of(item, "concurrency", where, int, default=8),
+                cost_cap=_decimal(item.get("cost_cap"), f"{where}.cost_cap", allow_none=True),
+                status=status,
+                reason=field_of(item, "reason", where, str, default=""),
+                total_cells=field_of(item, "total_cells", where, int, default=0),
+                finished_cells=field_of(item, "finished_cells", where, int, default=0),
+                failed_cells=field_of(item, "failed_cells", where, int, default=0),
+                cost_spent=_decimal(item.get("cost_spent"), f"{where}.cost_spent"),
+                started_at=timestamp(item.get("started_at"), f"{where}.started_at"),
+                finished_at=timestamp(item.get("finished_at"), f"{where}.finished_at"),
+                created_by=ctx.user,
+            )
+            variants: dict[str, Variant] = {}
+            for j, raw_variant in enumerate(as_list(item.get("variants"), f"{where}.variants")):
+                v_where = f"{where}.variants[{j}]"
+                v = as_object(raw_variant, v_where)
+                v_name = field_of(v, "name", v_where, str)
+                slug, number = v.get("prompt"), v.get("prompt_version")
+                version = None
+                prompt = ctx.refs["prompts"].get(slug) if isinstance(slug, str) else None
+                if isinstance(slug, str) and isinstance(number, int):
+                    version = ctx.refs["versions"].get((slug, number)) or (
+                        PromptVersion.objects.filter(
+                            prompt__workspace=ctx.workspace, prompt__slug=slug, number=number
+                        ).first()
+                    )
+                    prompt = prompt or (version.prompt if version is not None else None)
+                variants[v_name] = Variant.objects.create(
+                    test=test,
+                    name=v_name[:100],
+                    prompt=prompt,
+                    label=field_of(v, "label", v_where, str, default=""),
+                    prompt_version=version,
+                    provider=field_of(v, "provider", v_where, str),
+                    model=field_of(v, "model", v_where, str),
+                    params=field_of(v, "params", v_where, dict, default={}),
+                    order=field_of(v, "order", v_where, int, default=j),
+                )
+            control = item.get("control")
+            if isinstance(control, str):
+                if control not in variants:
+                    raise ImportRefused(UNKNOWN_VARIANT.format(path=f"{where}.control", name=control))
+                ABTest.objects.filter(pk=test.pk).update(control=variants[control])
+            trials = []
+            for j, raw_trial in enumerate(as_list(item.get("trials"), f"{where}.trials", required=False)):
+                t_where = f"{where}.trials[{j}]"
+                t = as_object(raw_trial, t_where)
+                variant_name = field_of(t, "variant", t_where, str)
+                if variant_name not in variants:
+                    raise ImportRefused(UNKNOWN_VARIANT.format(path=f"{t_where}.variant", name=variant_name))
+                trial_status = field_of(t, "status", t_where, str, default=TrialStatus.PENDING)
+                if trial_status not in TrialStatus.values:
+                    raise ImportRefused(
+                        BAD_CHOICE.format(
+                            path=f"{t_where}.status", value=trial_status, choices=", ".join(TrialStatus.values)
+                        )
+                    )
+                ints = {}
+                for key in TRIAL_FIELDS_INT:
+                    ints[key] = field_of(t, key, t_where, int, default=0)
+                    if ints[key] < 0:
+                        raise ImportRefused(BAD_NUMBER.format(path=f"{t_where}.{key}"))
+                run_id = t.get("run_id")
+                trials.append(
+                    Trial(
+                        test=test,
+                        variant=variants[variant_name],
+                        status=trial_status,
+                        output=field_of(t, "output", t_where, str, default=""),
+                        error=field_of(t, "error", t_where, str, default=""),
+                        cost=_decimal(t.get("cost"), f"{t_where}.cost"),
+                        latency_ms=field_of(t, "latency_ms", t_where, int, default=None),
+                        ttft_ms=field_of(t, "ttft_ms", t_where, int, default=None),
+                        run=ctx.refs["runs"].get(run_id) if isinstance(run_id, int) else None,
+                        evaluation=field_of(t, "evaluation", t_where, dict, default={}),
+                        score=field_of(t, "score", t_where, (int, float), default=None),
+                        passed=field_of(t, "passed", t_where, bool, default=None),
+                        started_at=timestamp(t.get("started_at"), f"{t_where}.started_at"),
+                        finished_at=timestamp(t.get("finished_at"), f"{t_where}.finished_at"),
+                        **ints,
+                    )
+                )
+            try:
+                Trial.objects.bulk_create(trials, batch_size=500)
+            except IntegrityError:
+                raise ImportRefused(f"{where}.trials: two trials have the same variant, row and repetition.") from None
+            when = timestamp(item.get("created_at"), f"{where}.created_at")
+            if when is not None:
+                ABTest.objects.filter(pk=test.pk).update(created_at=when)
+            ctx.record(self.name, test, self.describe(item))
+
+
+def _register_abtests() -> None:
+    from abtests import models as abtest_models
+
+    if getattr(abtest_models, "ABTest", None) is not None and getattr(abtest_models, "Trial", None) is not None:
+        register(ABTestHandler)
+
+
+_register_abtests()

@@ -118,7 +118,7 @@ def fill_workspace(workspace: Any, user: Any) -> Filled:
         ],
     )
     version = prompt.versions.get(number=2)
-    Run.objects.create(
+    run = Run.objects.create(
         workspace=workspace,
         user=user,
         prompt=prompt,
@@ -161,6 +161,7 @@ def fill_workspace(workspace: Any, user: Any) -> Filled:
         retry_after=1.5,
         source="api",
     )
+    add_finished_abtest(workspace, user, prompt, dataset, run)
     return Filled(
         workspace=workspace,
         user=user,
@@ -172,6 +173,67 @@ def fill_workspace(workspace: Any, user: Any) -> Filled:
         template=template,
         dataset=dataset,
     )
+
+
+def add_finished_abtest(workspace: Any, user: Any, prompt: Prompt, dataset: Dataset, run: Run) -> Any:
+    """A completed A/B test: two variants over the dataset's snapshot, four trials, one linked to a run."""
+    from abtests.evaluators import validate_evaluators
+    from abtests.models import ABTest, Trial, Variant
+    from abtests.services import dataset_snapshot_create
+
+    snapshot = dataset_snapshot_create(dataset=dataset, user=user)
+    test = ABTest.objects.create(
+        workspace=workspace,
+        name="Warm vs cool",
+        dataset=dataset,
+        snapshot=snapshot,
+        status="completed",
+        evaluators=validate_evaluators([{"type": "contains", "value": "{{ subject }}"}]),
+        total_cells=4,
+        finished_cells=4,
+        cost_spent=Decimal("0.0002"),
+        created_by=user,
+    )
+    cool = Variant.objects.create(
+        test=test,
+        name="cool",
+        prompt=prompt,
+        prompt_version=prompt.versions.get(number=1),
+        provider="openai",
+        model="gpt-4o-mini",
+        order=0,
+    )
+    warm = Variant.objects.create(
+        test=test,
+        name="warm",
+        prompt=prompt,
+        prompt_version=prompt.versions.get(number=2),
+        provider="openai",
+        model="gpt-4o-mini",
+        params={"temperature": 0.9},
+        order=1,
+    )
+    ABTest.objects.filter(pk=test.pk).update(control=cool)
+    for variant, outputs in ((cool, ["a receipt", "nothing"]), (warm, ["a receipt", "a ticket"])):
+        for index, output in enumerate(outputs):
+            passed = ("receipt", "ticket")[index] in output
+            Trial.objects.create(
+                test=test,
+                variant=variant,
+                row_index=index,
+                status="ok",
+                output=output,
+                input_tokens=90,
+                output_tokens=2,
+                cost=Decimal("0.00005"),
+                latency_ms=100 + index,
+                score=1.0 if passed else 0.0,
+                passed=passed,
+                attempts=1,
+                run=run if (variant == warm and index == 0) else None,
+                evaluation={"checks": [{"type": "contains", "passed": passed}]},
+            )
+    return test
 
 
 @pytest.fixture

@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from abtests.models import ABTest
 from exports import exporters
 from exports.formats import FORMAT, FORMAT_VERSION, load_yaml
 from exports.services import bundle_import
 from prompts.models import Asset, Label, LabelMove, Prompt, PromptVersion
 from providers.models import Run
 
-VOLATILE = {"id", "created_at", "exported_at", "at", "finished_at"}
+VOLATILE = {"id", "run_id", "created_at", "exported_at", "at", "started_at", "finished_at"}
 
 
 def strip(value: Any) -> Any:
@@ -42,10 +43,12 @@ def test_workspace_round_trip_recreates_everything_with_new_ids(filled: Any, tea
     export = exporters.render(first, fmt="zip" if media == "archive" else "json", basename="ws")
     result = bundle_import(workspace=team.other_workspace, user=team.outsider, upload=upload(export))
 
-    assert result.counts == {"prompts": 2, "templates": 1, "datasets": 1, "runs": 2}
+    assert result.counts == {"prompts": 2, "templates": 1, "datasets": 1, "runs": 2, "abtests": 1}
     assert result.assets == 3
     second = exporters.workspace_bundle(workspace_id=team.other_workspace.pk, media=media)
-    assert comparable(second) == comparable(first)
+    a, b = comparable(second), comparable(first)
+    for key in a:
+        assert a[key] == b[key], key
 
     # New rows with new ids, and asset references point at the new workspace's assets.
     new_prompt = Prompt.objects.get(workspace=team.other_workspace, slug=filled.prompt.slug)
@@ -61,6 +64,11 @@ def test_workspace_round_trip_recreates_everything_with_new_ids(filled: Any, tea
     run = Run.objects.get(workspace=team.other_workspace, status="ok")
     assert run.prompt_version == latest
     assert run.input["messages"][0]["content"][1]["asset"] in new_assets
+    test = ABTest.objects.get(workspace=team.other_workspace)
+    assert test.status == "completed" and test.control.name == "cool"
+    assert test.trials.count() == 4 and test.trials.get(run__isnull=False).run == run
+    assert test.snapshot.rows[0]["values"]["photo"]["asset"] in new_assets
+    assert test.variants.get(name="warm").prompt_version == latest
 
 
 @pytest.mark.django_db
@@ -69,7 +77,7 @@ def test_archive_has_a_versioned_manifest_and_assets_by_hash(filled: Any, team: 
     archive = zipfile.ZipFile(io.BytesIO(export.data))
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["format"] == FORMAT and manifest["format_version"] == FORMAT_VERSION
-    assert manifest["counts"] == {"prompts": 2, "templates": 1, "datasets": 1, "runs": 2}
+    assert manifest["counts"] == {"prompts": 2, "templates": 1, "datasets": 1, "runs": 2, "abtests": 1}
     names = set(archive.namelist())
     for asset in (filled.image, filled.audio, filled.pdf):
         assert f"assets/{asset.sha256}.{asset.extension}" in names
@@ -97,7 +105,14 @@ def test_dry_run_previews_and_creates_nothing(filled: Any, team: Any) -> None:
     before = Prompt.objects.count(), Asset.objects.count(), Run.objects.count()
     result = bundle_import(workspace=team.other_workspace, user=team.outsider, upload=upload(export), dry_run=True)
     assert result.dry_run
-    assert result.as_dict()["counts"] == {"prompts": 2, "templates": 1, "datasets": 1, "runs": 2, "assets": 3}
+    assert result.as_dict()["counts"] == {
+        "prompts": 2,
+        "templates": 1,
+        "datasets": 1,
+        "runs": 2,
+        "abtests": 1,
+        "assets": 3,
+    }
     assert "id" not in result.as_dict()["created"]["prompts"][0]
     assert (Prompt.objects.count(), Asset.objects.count(), Run.objects.count()) == before
 
