@@ -162,6 +162,8 @@ class ABTest(models.Model):
     failed_cells = models.PositiveIntegerField(default=0)
     cost_spent = models.DecimalField(max_digits=16, decimal_places=8, default=Decimal("0"))
     cost_reserved = models.DecimalField(max_digits=16, decimal_places=8, default=Decimal("0"))
+    rate_limited = models.PositiveIntegerField(default=0, help_text="Rate-limit answers that slowed the run.")
+    last_progress_at = models.DateTimeField(null=True, blank=True, help_text="When a cell last finished.")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
@@ -253,6 +255,9 @@ class Trial(models.Model):
     score = models.FloatField(null=True, blank=True)
     passed = models.BooleanField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    reserved_cost = models.DecimalField(
+        max_digits=16, decimal_places=8, default=Decimal("0"), help_text="Estimated cost held while it runs."
+    )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     not_before = models.DateTimeField(null=True, blank=True, help_text="Retry after a rate limit, not earlier.")
     started_at = models.DateTimeField(null=True, blank=True)

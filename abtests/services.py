@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from abtests.datasets import (
     TOO_MANY_ROWS,
@@ -19,7 +22,20 @@ from abtests.datasets import (
     limit,
     referenced_assets,
 )
-from abtests.models import Dataset, DatasetRow, DatasetSnapshot
+from abtests.models import (
+    MAX_VARIANTS,
+    MIN_VARIANTS,
+    ABTest,
+    Dataset,
+    DatasetRow,
+    DatasetSnapshot,
+    Review,
+    ReviewChoice,
+    TestStatus,
+    Trial,
+    TrialStatus,
+    Variant,
+)
 from accounts.models import User, Workspace
 
 NAME_REQUIRED = "A dataset needs a name."
@@ -250,3 +266,458 @@ def dataset_import(
         columns=columns,
         dry_run=dry_run,
     )
+
+
+# =====================================================================================================
+# A/B tests: create, change, delete, estimate, start, cancel, reviews
+# =====================================================================================================
+# Messages (module constants so that tests and pages can match them).
+TEST_NAME_REQUIRED = "A test needs a name."
+TEST_NOT_DRAFT = "Only a draft test can be changed; this one is {status}."
+TEST_NOT_STARTABLE = "This test is {status}; only a draft test can be started."
+TEST_NOT_CANCELLABLE = "This test is {status}; only a queued or running test can be cancelled."
+TEST_RUNNING_DELETE = "A running test can't be deleted; cancel it first."
+DATASET_REQUIRED = "Choose a dataset."
+DATASET_OTHER_WORKSPACE = "Dataset {id} is not in this workspace."
+DATASET_EMPTY = "The dataset {name!r} has no rows; add rows before starting the test."
+DATASET_GONE = "The test's dataset was deleted; choose another dataset."
+VARIANT_COUNT = "A test has 2 to 10 variants; this one has {count}."
+VARIANT_NAME_REQUIRED = "variants[{index}]: a variant needs a name."
+VARIANT_NAME_DUPLICATE = "variants[{index}]: the name {name!r} is used twice."
+VARIANT_PROMPT_REQUIRED = "variants[{index}]: choose a prompt version, or a prompt and a label."
+VARIANT_VERSION_UNKNOWN = "variants[{index}]: prompt version {id} is not in this workspace."
+VARIANT_PROMPT_UNKNOWN = "variants[{index}]: prompt {id} is not in this workspace."
+VARIANT_LABEL_UNKNOWN = "variants[{index}] ({name}): the prompt has no label {label!r}."
+VARIANT_PROVIDER_UNKNOWN = "variants[{index}]: unknown provider {provider!r}."
+VARIANT_MODEL_REQUIRED = "variants[{index}]: choose a model."
+VARIANT_CREDENTIAL_UNKNOWN = "variants[{index}]: credential {id} is not a {provider} credential of this workspace."
+VARIANT_ROW_REFUSED = "Variant {name}, dataset row {row}: {error}"
+VARIANT_REFUSED = "Variant {name}: {error}"
+CONTROL_UNKNOWN = "The control must be one of the variants (0 to {last})."
+REPETITIONS_RANGE = "Repetitions must be a whole number from 1 to {limit}."
+CONCURRENCY_RANGE = "Concurrency must be a whole number from 1 to {limit}."
+COST_CAP_INVALID = "The cost cap must be a positive amount in USD, or empty for none."
+JUDGE_REFUSED = "evaluators[{index}] (LLM judge): {error}"
+TOO_MANY_CELLS = (
+    "This test would make {cells:,} calls; the limit is {limit:,}. Use fewer rows, variants or repetitions."
+)
+REVIEW_NOT_FINISHED = "Reviews are for finished trials; trial {id} has no output yet."
+REVIEW_WRONG_TEST = "Trial {id} is not part of this test."
+REVIEW_SAME_ROW = "A pairwise review compares two variants' outputs for the same row."
+REVIEW_CHOICE_OR_RATING = "Give either a choice (a, b or tie) with two trials, or a rating from 1 to 5 for one trial."
+
+MAX_REPETITIONS = 100
+MAX_CONCURRENCY = 200
+
+
+class TestError(ValidationError):
+    """A test can't be created, changed or started; ``text`` is one clear sentence (the API's detail)."""
+
+    def __init__(self, message: str, *, field: str = "non_field_errors") -> None:
+        self.text = message
+        super().__init__({field: [message]})
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _max_cells() -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, "ABTEST_MAX_CELLS", 100_000))
+
+
+def _clean_int(value: Any, *, low: int, high: int, message: str, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        try:
+            if isinstance(value, str) and value.strip().isdigit():
+                return _clean_int(int(value.strip()), low=low, high=high, message=message, field=field)
+        except TestError:
+            pass
+        raise TestError(message, field=field)
+    return value
+
+
+def _clean_cost_cap(value: Any) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        cap = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise TestError(COST_CAP_INVALID, field="cost_cap") from None
+    if not cap.is_finite() or cap <= 0 or cap >= Decimal("1000000"):
+        raise TestError(COST_CAP_INVALID, field="cost_cap")
+    return cap
+
+
+def _clean_evaluators(evaluators: Any, dataset: Dataset | None) -> list[dict[str, Any]]:
+    from abtests.evaluators import EvaluatorConfigError, validate_evaluators
+
+    try:
+        return validate_evaluators(
+            [] if evaluators is None else evaluators,
+            variables=dataset.column_names if dataset is not None else None,
+        )
+    except EvaluatorConfigError as exc:
+        raise TestError("; ".join(exc.errors), field="evaluators") from None
+
+
+def _clean_threshold(value: Any) -> float:
+    from abtests.evaluators import EvaluatorConfigError, validate_threshold
+
+    try:
+        return validate_threshold(1.0 if value is None else value)
+    except EvaluatorConfigError as exc:
+        raise TestError(str(exc), field="pass_threshold") from None
+
+
+def _clean_variants(workspace_id: int, variants: Any) -> list[dict[str, Any]]:
+    """Check each variant's references (prompt, version, credential, provider, params) in the workspace."""
+    from prompts.models import Prompt, PromptVersion
+    from providers.models import ProviderCredential
+    from providers.services import RunRefused, params_validate
+    from providers.types import PROVIDERS
+
+    if not isinstance(variants, list) or not MIN_VARIANTS <= len(variants) <= MAX_VARIANTS:
+        count = len(variants) if isinstance(variants, list) else 0
+        raise TestError(VARIANT_COUNT.format(count=count), field="variants")
+    cleaned: list[dict[str, Any]] = []
+    names: set[str] = set()
+    for index, raw in enumerate(variants):
+        if not isinstance(raw, dict):
+            raise TestError(f"variants[{index}] must be an object.", field="variants")
+        name = " ".join(str(raw.get("name") or "").split())[:100]
+        if not name:
+            raise TestError(VARIANT_NAME_REQUIRED.format(index=index), field="variants")
+        if name in names:
+            raise TestError(VARIANT_NAME_DUPLICATE.format(index=index, name=name), field="variants")
+        names.add(name)
+        version = prompt = None
+        label = str(raw.get("label") or "").strip()
+        version_id = raw.get("prompt_version")
+        if version_id not in (None, ""):
+            version = (
+                PromptVersion.objects.select_related("prompt")
+                .filter(prompt__workspace_id=workspace_id, pk=_int_or_none(version_id))
+                .first()
+            )
+            if version is None:
+                raise TestError(VARIANT_VERSION_UNKNOWN.format(index=index, id=version_id), field="variants")
+            prompt = version.prompt
+            label = ""
+        elif raw.get("prompt") not in (None, "") and label:
+            prompt = Prompt.objects.filter(workspace_id=workspace_id, pk=_int_or_none(raw.get("prompt"))).first()
+            if prompt is None:
+                raise TestError(VARIANT_PROMPT_UNKNOWN.format(index=index, id=raw.get("prompt")), field="variants")
+            if not prompt.labels.filter(name=label).exists():
+                raise TestError(VARIANT_LABEL_UNKNOWN.format(index=index, name=name, label=label), field="variants")
+        else:
+            raise TestError(VARIANT_PROMPT_REQUIRED.format(index=index), field="variants")
+        provider = str(raw.get("provider") or "")
+        if provider not in PROVIDERS:
+            raise TestError(VARIANT_PROVIDER_UNKNOWN.format(index=index, provider=provider), field="variants")
+        model = str(raw.get("model") or "").strip()[:200]
+        if not model:
+            raise TestError(VARIANT_MODEL_REQUIRED.format(index=index), field="variants")
+        try:
+            params = params_validate(raw.get("params") or {})
+        except RunRefused as exc:
+            raise TestError(f"variants[{index}]: {exc.text}", field="variants") from None
+        credential = None
+        if raw.get("credential") not in (None, ""):
+            credential = ProviderCredential.objects.filter(
+                workspace_id=workspace_id, provider=provider, pk=_int_or_none(raw.get("credential"))
+            ).first()
+            if credential is None:
+                raise TestError(
+                    VARIANT_CREDENTIAL_UNKNOWN.format(index=index, id=raw.get("credential"), provider=provider),
+                    field="variants",
+                )
+        cleaned.append(
+            {
+                "name": name,
+                "prompt": prompt,
+                "label": label,
+                "prompt_version": version,
+                "provider": provider,
+                "model": model,
+                "params": params,
+                "credential": credential,
+                "order": index,
+            }
+        )
+    return cleaned
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _clean_dataset(workspace_id: int, dataset: Any) -> Dataset:
+    if dataset in (None, ""):
+        raise TestError(DATASET_REQUIRED, field="dataset")
+    if isinstance(dataset, Dataset):
+        found: Dataset | None = dataset if dataset.workspace_id == workspace_id else None
+    else:
+        found = Dataset.objects.filter(workspace_id=workspace_id, pk=_int_or_none(dataset)).first()
+    if found is None:
+        raise TestError(DATASET_OTHER_WORKSPACE.format(id=getattr(dataset, "pk", dataset)), field="dataset")
+    return found
+
+
+def _save_variants(test: ABTest, variants: list[dict[str, Any]], control: Any) -> None:
+    Variant.objects.filter(test=test).delete()
+    created = [Variant.objects.create(test=test, **v) for v in variants]
+    index = 0 if control in (None, "") else _int_or_none(control)
+    if index is None or not 0 <= index < len(created):
+        raise TestError(CONTROL_UNKNOWN.format(last=len(created) - 1), field="control")
+    test.control = created[index]
+    test.save(update_fields=["control", "updated_at"])
+
+
+@transaction.atomic
+def abtest_create(
+    *,
+    workspace: Workspace,
+    user: User | None,
+    name: str,
+    dataset: Any,
+    variants: list[dict[str, Any]],
+    description: str = "",
+    repetitions: Any = 1,
+    evaluators: Any = None,
+    pass_threshold: Any = 1.0,
+    concurrency: Any = 8,
+    cost_cap: Any = None,
+    control: Any = 0,
+) -> ABTest:
+    """A draft test. ``variants``: ``[{name, prompt_version | (prompt, label), provider, model, params,
+    credential}, ...]`` (2 to 10); ``control`` is the index of the baseline variant (default the first)."""
+    clean_name = " ".join(str(name or "").split())[:200]
+    if not clean_name:
+        raise TestError(TEST_NAME_REQUIRED, field="name")
+    found = _clean_dataset(workspace.pk, dataset)
+    test = ABTest.objects.create(
+        workspace=workspace,
+        name=clean_name,
+        description=_clean_description(description),
+        dataset=found,
+        repetitions=_clean_int(
+            repetitions,
+            low=1,
+            high=MAX_REPETITIONS,
+            message=REPETITIONS_RANGE.format(limit=MAX_REPETITIONS),
+            field="repetitions",
+        ),
+        evaluators=_clean_evaluators(evaluators, found),
+        pass_threshold=_clean_threshold(pass_threshold),
+        concurrency=_clean_int(
+            concurrency,
+            low=1,
+            high=MAX_CONCURRENCY,
+            message=CONCURRENCY_RANGE.format(limit=MAX_CONCURRENCY),
+            field="concurrency",
+        ),
+        cost_cap=_clean_cost_cap(cost_cap),
+        created_by=user,
+    )
+    _save_variants(test, _clean_variants(workspace.pk, variants), control)
+    return test
+
+
+_UNSET: Any = object()
+
+
+@transaction.atomic
+def abtest_update(
+    *,
+    test: ABTest,
+    name: Any = _UNSET,
+    description: Any = _UNSET,
+    dataset: Any = _UNSET,
+    variants: Any = _UNSET,
+    repetitions: Any = _UNSET,
+    evaluators: Any = _UNSET,
+    pass_threshold: Any = _UNSET,
+    concurrency: Any = _UNSET,
+    cost_cap: Any = _UNSET,
+    control: Any = _UNSET,
+) -> ABTest:
+    """Change a draft test (only the fields given). A started test is read-only."""
+    test = ABTest.objects.select_for_update().get(pk=test.pk)
+    if not test.is_draft:
+        raise TestError(TEST_NOT_DRAFT.format(status=test.get_status_display().lower()), field="status")
+    if name is not _UNSET:
+        test.name = " ".join(str(name or "").split())[:200]
+        if not test.name:
+            raise TestError(TEST_NAME_REQUIRED, field="name")
+    if description is not _UNSET:
+        test.description = _clean_description(description)
+    if dataset is not _UNSET:
+        test.dataset = _clean_dataset(test.workspace_id, dataset)
+    if repetitions is not _UNSET:
+        test.repetitions = _clean_int(
+            repetitions,
+            low=1,
+            high=MAX_REPETITIONS,
+            message=REPETITIONS_RANGE.format(limit=MAX_REPETITIONS),
+            field="repetitions",
+        )
+    if evaluators is not _UNSET or dataset is not _UNSET:
+        test.evaluators = _clean_evaluators(test.evaluators if evaluators is _UNSET else evaluators, test.dataset)
+    if pass_threshold is not _UNSET:
+        test.pass_threshold = _clean_threshold(pass_threshold)
+    if concurrency is not _UNSET:
+        test.concurrency = _clean_int(
+            concurrency,
+            low=1,
+            high=MAX_CONCURRENCY,
+            message=CONCURRENCY_RANGE.format(limit=MAX_CONCURRENCY),
+            field="concurrency",
+        )
+    if cost_cap is not _UNSET:
+        test.cost_cap = _clean_cost_cap(cost_cap)
+    test.save()
+    if variants is not _UNSET:
+        _save_variants(test, _clean_variants(test.workspace_id, variants), 0 if control is _UNSET else control)
+    elif control is not _UNSET:
+        ordered = list(test.variants.order_by("order", "id"))
+        index = _int_or_none(control)
+        if index is None or not 0 <= index < len(ordered):
+            raise TestError(CONTROL_UNKNOWN.format(last=len(ordered) - 1), field="control")
+        test.control = ordered[index]
+        test.save(update_fields=["control", "updated_at"])
+    return test
+
+
+@transaction.atomic
+def abtest_delete(*, test: ABTest) -> None:
+    """Delete a test with its trials and reviews (the provider Runs stay, for analytics)."""
+    if test.is_active:
+        raise TestError(TEST_RUNNING_DELETE, field="status")
+    test.delete()
+
+
+def abtest_estimate(*, test: ABTest) -> dict[str, Any]:
+    """The number of calls and the estimated cost, before start (no provider is called).
+
+    Token counts are estimated from the rendered prompt's length (about 4 characters a token) and
+    each variant's ``max_tokens`` (or the catalog's default output allowance); judge calls included.
+    """
+    from abtests.engine import plan_estimate
+
+    return plan_estimate(test)
+
+
+def abtest_start(*, test: ABTest, user: User | None = None) -> ABTest:
+    """Check everything, freeze the dataset, create one Trial per cell and enqueue the chunks.
+
+    Refuses (``TestError``, nothing changed) when the test is not a draft, has not 2 to 10 variants,
+    the dataset is empty, a model or credential is missing, a row does not render for a variant, or
+    a part of the prompt is something the variant's model can't take.
+    """
+    from abtests import engine
+
+    with transaction.atomic():
+        test = ABTest.objects.select_for_update().select_related("dataset").get(pk=test.pk)
+        if not test.is_draft:
+            raise TestError(TEST_NOT_STARTABLE.format(status=test.get_status_display().lower()), field="status")
+        if test.dataset is None:
+            raise TestError(DATASET_GONE, field="dataset")
+        variants = list(test.variants.select_related("prompt_version", "prompt").order_by("order", "id"))
+        if not MIN_VARIANTS <= len(variants) <= MAX_VARIANTS:
+            raise TestError(VARIANT_COUNT.format(count=len(variants)), field="variants")
+        snapshot = dataset_snapshot_create(dataset=test.dataset, user=user)
+        if snapshot.row_count == 0:
+            raise TestError(DATASET_EMPTY.format(name=test.dataset.name), field="dataset")
+        cells = len(variants) * snapshot.row_count * test.repetitions
+        if cells > _max_cells():
+            raise TestError(TOO_MANY_CELLS.format(cells=cells, limit=_max_cells()), field="variants")
+        engine.resolve_variants(test, variants)  # labels -> versions (saved), refuses unknown labels
+        engine.check_startable(test, variants, snapshot)  # render every row, prepare every target
+        Trial.objects.bulk_create(
+            [
+                Trial(test=test, variant=variant, row_index=row, repetition=rep)
+                for row in range(snapshot.row_count)
+                for rep in range(test.repetitions)
+                for variant in variants
+            ],
+            batch_size=1000,
+        )
+        test.snapshot = snapshot
+        test.status = TestStatus.QUEUED
+        test.reason = ""
+        test.total_cells = cells
+        test.finished_cells = test.failed_cells = 0
+        test.cost_spent = test.cost_reserved = Decimal(0)
+        test.started_at = timezone.now()
+        test.finished_at = None
+        test.last_progress_at = test.started_at
+        test.save()
+        test_id = test.pk
+        transaction.on_commit(lambda: engine.enqueue_pending(test_id))
+    return test
+
+
+def abtest_cancel(*, test: ABTest) -> ABTest:
+    """Stop a queued or running test: no new cell starts; cells in flight finish, the rest are skipped."""
+    from abtests import engine
+
+    updated = ABTest.objects.filter(pk=test.pk, status__in=(TestStatus.QUEUED, TestStatus.RUNNING)).update(
+        status=TestStatus.CANCELLING, reason="Cancelled by a user.", updated_at=timezone.now()
+    )
+    if not updated:
+        test.refresh_from_db()
+        if test.status == TestStatus.CANCELLING:
+            return test
+        raise TestError(TEST_NOT_CANCELLABLE.format(status=test.get_status_display().lower()), field="status")
+    engine.finalize(test.pk)  # nothing in flight: cancelled at once; otherwise the last cell finishes it
+    test.refresh_from_db()
+    return test
+
+
+@transaction.atomic
+def review_create(
+    *,
+    test: ABTest,
+    reviewer: User,
+    trial_a: Any,
+    trial_b: Any = None,
+    choice: str = "",
+    rating: Any = None,
+    sides: dict[str, Any] | None = None,
+) -> Review:
+    """Record a blind pairwise choice (two trials of the same row) or a 1-5 rating (one trial).
+
+    A rating fills the test's human-rating evaluator for that trial: its score and pass are recomputed.
+    """
+    from abtests import engine
+
+    def load(value: Any) -> Trial:
+        found = Trial.objects.filter(test=test, pk=_int_or_none(value)).first()
+        if found is None:
+            raise TestError(REVIEW_WRONG_TEST.format(id=value), field="trial")
+        if found.status != TrialStatus.OK:
+            raise TestError(REVIEW_NOT_FINISHED.format(id=value), field="trial")
+        return found
+
+    a = load(trial_a)
+    pairwise = trial_b not in (None, "")
+    if pairwise:
+        b = load(trial_b)
+        if choice not in ReviewChoice.values or rating not in (None, ""):
+            raise TestError(REVIEW_CHOICE_OR_RATING, field="choice")
+        if b.row_index != a.row_index or b.variant_id == a.variant_id:
+            raise TestError(REVIEW_SAME_ROW, field="trial_b")
+        review = Review.objects.create(
+            test=test, trial_a=a, trial_b=b, reviewer=reviewer, choice=choice, sides=sides or {}
+        )
+        return review
+    if choice or isinstance(rating, bool) or _int_or_none(rating) is None or not 1 <= int(rating) <= 5:
+        raise TestError(REVIEW_CHOICE_OR_RATING, field="rating")
+    review = Review.objects.create(test=test, trial_a=a, reviewer=reviewer, rating=int(rating), sides=sides or {})
+    engine.trial_reevaluate(a)
+    return review

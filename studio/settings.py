@@ -139,6 +139,19 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# Periodic tasks (the worker runs beat when this is not empty; see scripts/run.py).
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # A/B test engine: release expired leases, re-enqueue stalled cells, finish done tests.
+    "abtests-sweep": {"task": "abtests.sweep", "schedule": float(env_int("ABTEST_SWEEP_SECONDS", 30))},
+}
+
+# --- A/B test run engine (abtests.engine) ----------------------------------------------------
+ABTEST_CHUNK_SIZE = env_int("ABTEST_CHUNK_SIZE", 200)  # cells per Celery task
+ABTEST_LEASE_SECONDS = env_int("ABTEST_LEASE_SECONDS", 300)  # a claimed cell is stale after this
+ABTEST_STALL_SECONDS = env_int("ABTEST_STALL_SECONDS", 120)  # no progress this long: re-enqueue
+ABTEST_MAX_ATTEMPTS = env_int("ABTEST_MAX_ATTEMPTS", 3)  # tries for a cell with a retryable error
+ABTEST_MAX_RATE_LIMIT_RETRIES = env_int("ABTEST_MAX_RATE_LIMIT_RETRIES", 30)
+ABTEST_MAX_CELLS = env_int("ABTEST_MAX_CELLS", 100_000)
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
