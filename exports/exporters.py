@@ -249,3 +249,68 @@ def workspace_export(*, workspace: Any, media: str = MEDIA_ARCHIVE, fmt: str = "
     bundle = workspace_bundle(workspace_id=workspace.pk, media=media)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     return render(bundle, fmt=fmt, basename=f"{_basename(workspace.name, 'workspace')}-{stamp}")
+
+
+# --- A/B tests ------------------------------------------------------------------------------------
+
+TEST_FORMATS = ("json", "yaml", "csv", "jsonl", "promptfoo")
+
+
+def abtest_results(test: Any) -> dict[str, Any] | None:
+    """The statistics over the test's finished trials (control against each variant), or None."""
+    from abtests.statistics import Outcome, compare_variants
+
+    by_variant: dict[str, list[Outcome]] = {}
+    for trial in test.trials.select_related("variant").filter(passed__isnull=False):
+        by_variant.setdefault(trial.variant.name, []).append(
+            Outcome(
+                key=(trial.row_index, trial.repetition),
+                passed=bool(trial.passed),
+                score=float(trial.score or 0.0),
+                latency_ms=trial.latency_ms,
+                cost=float(trial.cost),
+                tokens=trial.input_tokens + trial.output_tokens,
+            )
+        )
+    control = test.control.name if test.control_id else next(iter(by_variant), None)
+    if control is None or control not in by_variant or len(by_variant) < 2:
+        return None
+    others = {name: rows for name, rows in by_variant.items() if name != control}
+    try:
+        return compare_variants(
+            by_variant[control], others, control_name=control, pairs_per_row=max(test.repetitions, 1)
+        ).as_dict()
+    except ValueError:
+        return None
+
+
+def abtest_export(*, test: Any, fmt: str, media: str = MEDIA_DATA_URL) -> ExportFile:
+    """An A/B test with its variants, trials and results (json/yaml), its trials as a table (csv/jsonl),
+    or a promptfoo config (YAML)."""
+    from abtests.models import ABTest
+
+    check_choice(fmt, TEST_FORMATS, BAD_FORMAT)
+    basename = _basename(test.name, "abtest")
+    if fmt == "promptfoo":
+        from exports.promptfoo import dump_config, spec_from_abtest, spec_to_config
+
+        config, report = spec_to_config(spec_from_abtest(test))
+        text = dump_config(config)
+        if report:
+            lines = [f"#   {item['where']} ({item['item']}): {item['reason']}" for item in report.items]
+            text = "# Not exported (promptfoo has no equivalent):\n" + "\n".join(lines) + "\n" + text
+        return ExportFile(text.encode(), CONTENT_TYPES["yaml"], f"{basename}.promptfooconfig.yaml")
+    handler = get_handler("abtests")
+    ctx = ExportContext(workspace_id=test.workspace_id)
+    (item,) = handler.export(ABTest.objects.filter(pk=test.pk), ctx)
+    if fmt in DOCUMENT_FORMATS:
+        item["results"] = abtest_results(test)
+        bundle = build_document(
+            workspace_id=test.workspace_id, kind="abtest", sections={"abtests": [item]}, ctx=ctx, media=media
+        )
+        return render(bundle, fmt=fmt, basename=basename)
+    rows = {r["index"]: r["values"] for r in ((item.get("snapshot") or {}).get("rows") or [])}
+    table = [{**trial, "vars": rows.get(trial["row_index"])} for trial in item["trials"]]
+    columns = list(handler.table_columns)
+    text = dump_csv(columns, table) if fmt == "csv" else dump_jsonl([{k: r.get(k) for k in columns} for r in table])
+    return ExportFile(text.encode(), CONTENT_TYPES[fmt], f"{basename}-trials.{fmt}")

@@ -393,3 +393,23 @@ def promptfoo_import(*, workspace: Workspace, user: User | None, upload: Any, dr
     except _DryRun:
         pass
     return result
+
+
+def import_any(
+    *, workspace: Workspace, user: User | None, upload: Any, dry_run: bool = False, kind: str = "auto"
+) -> ImportResult | PromptfooResult:
+    """A studio export (JSON, YAML or ZIP) or a promptfoo config, told apart by content (or ``kind``)."""
+    if kind == "promptfoo":
+        return promptfoo_import(workspace=workspace, user=user, upload=upload, dry_run=dry_run)
+    data = read_upload(upload)
+    name = getattr(upload, "name", "") or ""
+    if kind == "auto" and not is_zip(data):
+        document = load_document(data, name=name)
+        if (
+            isinstance(document, dict)
+            and "format" not in document
+            and ("prompts" in document or "providers" in document)
+        ):
+            return promptfoo_import(workspace=workspace, user=user, upload=upload, dry_run=dry_run)
+    document, archive = parse_export(data, name=name)
+    return document_import(workspace=workspace, user=user, document=document, archive=archive, dry_run=dry_run)
