@@ -20,6 +20,7 @@ api_urlpatterns = [
     path("providers/", include(providers_urlpatterns)),
     path("datasets/", include(dataset_urlpatterns)),
     path("analytics/", include("analytics.api_urls")),
+    path("exports/", include("exports.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
 ]
