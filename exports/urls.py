@@ -1,7 +1,17 @@
+"""Export and import pages (namespace ``exports``; ``exports:index`` shows Exports in the sidebar)."""
+
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import path
+
+from exports import views
 
 app_name = "exports"
 
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("download/", views.download, name="download"),
+    path("workspace/", views.workspace_archive, name="workspace"),
+    path("import/", views.import_page, name="import"),
+    path("snippet/<int:prompt_id>/", views.snippet, name="snippet"),
+]
