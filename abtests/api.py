@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -16,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from abtests import selectors, services
-from abtests.models import COLUMN_TYPES, Dataset, DatasetRow
+from abtests.models import COLUMN_TYPES, ABTest, Dataset, DatasetRow, Review, ReviewChoice, Trial, TrialStatus, Variant
 from accounts.models import Role
 from studio.api import Pagination
 from studio.permissions import membership_for
@@ -228,3 +235,312 @@ class DatasetImportView(APIView):
             "dataset": _output(result.dataset.pk, request) if result.dataset else None,
         }
         return Response(body, status=status.HTTP_200_OK if dry_run else status.HTTP_201_CREATED)
+
+
+# =====================================================================================================
+# /api/tests/: A/B tests
+# Roles: viewers read tests, results and trials; editors create, change, start, cancel, delete and review.
+# =====================================================================================================
+@extend_schema_serializer(component_name="ABTestVariant")
+class VariantOutput(serializers.ModelSerializer[Variant]):
+    prompt_version_number = serializers.IntegerField(
+        source="prompt_version.number", allow_null=True, default=None, read_only=True
+    )
+
+    class Meta:
+        model = Variant
+        fields = [
+            "id",
+            "name",
+            "prompt",
+            "label",
+            "prompt_version",
+            "prompt_version_number",
+            "provider",
+            "model",
+            "params",
+            "credential",
+            "order",
+        ]
+
+
+@extend_schema_serializer(component_name="ABTestVariantInput")
+class VariantInput(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=100)
+    prompt_version = serializers.IntegerField(required=False, allow_null=True)
+    prompt = serializers.IntegerField(required=False, allow_null=True)
+    label = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    provider = serializers.CharField(max_length=30)
+    model = serializers.CharField(max_length=200)
+    params = serializers.DictField(required=False, default=dict)
+    credential = serializers.IntegerField(required=False, allow_null=True)
+
+
+@extend_schema_serializer(component_name="ABTest")
+class TestOutput(serializers.ModelSerializer[ABTest]):
+    workspace = serializers.IntegerField(source="workspace_id")
+    dataset = serializers.IntegerField(source="dataset_id", allow_null=True)
+    snapshot = serializers.IntegerField(source="snapshot_id", allow_null=True)
+    control = serializers.CharField(source="control.name", allow_null=True, default=None)
+    created_by = serializers.EmailField(source="created_by.email", allow_null=True, default=None)
+    cost_cap = serializers.DecimalField(max_digits=12, decimal_places=6, allow_null=True)
+    cost_spent = serializers.DecimalField(max_digits=16, decimal_places=8)
+
+    class Meta:
+        model = ABTest
+        fields = [
+            "id",
+            "workspace",
+            "name",
+            "description",
+            "dataset",
+            "snapshot",
+            "repetitions",
+            "evaluators",
+            "pass_threshold",
+            "concurrency",
+            "cost_cap",
+            "status",
+            "reason",
+            "control",
+            "total_cells",
+            "finished_cells",
+            "failed_cells",
+            "cost_spent",
+            "started_at",
+            "finished_at",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+
+
+@extend_schema_serializer(component_name="ABTestListItem")
+class TestListOutput(TestOutput):
+    variant_count = serializers.IntegerField(read_only=True)
+
+    class Meta(TestOutput.Meta):
+        fields = [*TestOutput.Meta.fields, "variant_count"]
+
+
+@extend_schema_serializer(component_name="ABTestDetail")
+class TestDetailOutput(TestOutput):
+    variants = serializers.SerializerMethodField()
+    estimate = serializers.SerializerMethodField()
+
+    class Meta(TestOutput.Meta):
+        fields = [*TestOutput.Meta.fields, "variants", "estimate"]
+
+    @extend_schema_field(VariantOutput(many=True))
+    def get_variants(self, test: ABTest) -> Any:
+        return VariantOutput(selectors.variant_list(test=test), many=True).data
+
+    @extend_schema_field(serializers.JSONField(allow_null=True))
+    def get_estimate(self, test: ABTest) -> Any:
+        """Calls and estimated cost while the test is a draft (null once it started)."""
+        return services.abtest_estimate(test=test) if test.is_draft else None
+
+
+@extend_schema_serializer(component_name="ABTestTrial")
+class TrialOutput(serializers.ModelSerializer[Trial]):
+    variant_name = serializers.CharField(source="variant.name", read_only=True)
+    cost = serializers.DecimalField(max_digits=16, decimal_places=8)
+
+    class Meta:
+        model = Trial
+        fields = [
+            "id",
+            "variant",
+            "variant_name",
+            "row_index",
+            "repetition",
+            "status",
+            "output",
+            "error",
+            "input_tokens",
+            "output_tokens",
+            "cost",
+            "latency_ms",
+            "ttft_ms",
+            "run",
+            "evaluation",
+            "score",
+            "passed",
+            "attempts",
+            "started_at",
+            "finished_at",
+        ]
+
+
+@extend_schema_serializer(component_name="ABTestReview")
+class ReviewOutput(serializers.ModelSerializer[Review]):
+    class Meta:
+        model = Review
+        fields = ["id", "trial_a", "trial_b", "choice", "rating", "sides", "created_at"]
+
+
+def _test_detail(test_id: int, request: Request) -> dict[str, Any]:
+    return TestDetailOutput(selectors.abtest_get(user=request.user, pk=test_id)).data  # type: ignore[return-value]
+
+
+class TestListView(APIView):
+    @extend_schema_serializer(component_name="ABTestCreateInput")
+    class Input(serializers.Serializer[Any]):
+        workspace = serializers.IntegerField()
+        name = serializers.CharField(max_length=200)
+        description = serializers.CharField(required=False, allow_blank=True, default="")
+        dataset = serializers.IntegerField()
+        variants = VariantInput(many=True)
+        control = serializers.IntegerField(required=False, default=0, help_text="Index of the control variant.")
+        repetitions = serializers.IntegerField(required=False, default=1)
+        evaluators = serializers.JSONField(required=False, default=list)
+        pass_threshold = serializers.FloatField(required=False, default=1.0)
+        concurrency = serializers.IntegerField(required=False, default=8)
+        cost_cap = serializers.DecimalField(max_digits=12, decimal_places=6, required=False, allow_null=True)
+
+    @extend_schema(
+        operation_id="tests_list",
+        parameters=[
+            OpenApiParameter("workspace", int),
+            OpenApiParameter("status", str),
+            OpenApiParameter("search", str),
+        ],
+        responses=TestListOutput(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        tests = selectors.abtest_list(
+            user=request.user,
+            workspace_id=params.get("workspace") or None,
+            status=params.get("status", ""),
+            search=params.get("search", ""),
+        )
+        return _paginate(request, self, tests, TestListOutput)
+
+    @extend_schema(operation_id="tests_create", request=Input, responses={201: TestDetailOutput})
+    def post(self, request: Request) -> Response:
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        membership = membership_for(request.user, values.pop("workspace"), min_role=Role.EDITOR)
+        test = services.abtest_create(workspace=membership.workspace, user=request.user, **values)
+        return Response(_test_detail(test.pk, request), status=status.HTTP_201_CREATED)
+
+
+class TestDetailView(APIView):
+    @extend_schema_serializer(component_name="ABTestUpdateInput")
+    class Input(serializers.Serializer[Any]):
+        name = serializers.CharField(max_length=200, required=False)
+        description = serializers.CharField(required=False, allow_blank=True)
+        dataset = serializers.IntegerField(required=False)
+        variants = VariantInput(many=True, required=False)
+        control = serializers.IntegerField(required=False)
+        repetitions = serializers.IntegerField(required=False)
+        evaluators = serializers.JSONField(required=False)
+        pass_threshold = serializers.FloatField(required=False)
+        concurrency = serializers.IntegerField(required=False)
+        cost_cap = serializers.DecimalField(max_digits=12, decimal_places=6, required=False, allow_null=True)
+
+    @extend_schema(operation_id="tests_retrieve", responses=TestDetailOutput)
+    def get(self, request: Request, test_id: int) -> Response:
+        return Response(_test_detail(test_id, request))
+
+    @extend_schema(operation_id="tests_partial_update", request=Input, responses=TestDetailOutput)
+    def patch(self, request: Request, test_id: int) -> Response:
+        test = selectors.abtest_get(user=request.user, pk=test_id, min_role=Role.EDITOR)
+        data = self.Input(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        services.abtest_update(test=test, **data.validated_data)
+        return Response(_test_detail(test.pk, request))
+
+    @extend_schema(operation_id="tests_destroy", responses={204: None})
+    def delete(self, request: Request, test_id: int) -> Response:
+        test = selectors.abtest_get(user=request.user, pk=test_id, min_role=Role.EDITOR)
+        services.abtest_delete(test=test)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TestEstimateView(APIView):
+    Estimate = inline_serializer(
+        "ABTestEstimate",
+        {
+            "rows": serializers.IntegerField(),
+            "variants": serializers.IntegerField(),
+            "repetitions": serializers.IntegerField(),
+            "cells": serializers.IntegerField(),
+            "calls": serializers.IntegerField(),
+            "judge_calls": serializers.IntegerField(),
+            "estimated_cost": serializers.CharField(),
+            "per_variant": serializers.ListField(child=serializers.JSONField()),
+            "problems": serializers.ListField(child=serializers.CharField()),
+            "note": serializers.CharField(),
+        },
+    )
+
+    @extend_schema(operation_id="tests_estimate", responses=Estimate)
+    def get(self, request: Request, test_id: int) -> Response:
+        test = selectors.abtest_get(user=request.user, pk=test_id)
+        return Response(services.abtest_estimate(test=test))
+
+
+class TestStartView(APIView):
+    @extend_schema(operation_id="tests_start", request=None, responses={202: TestDetailOutput})
+    def post(self, request: Request, test_id: int) -> Response:
+        test = selectors.abtest_get(user=request.user, pk=test_id, min_role=Role.EDITOR)
+        services.abtest_start(test=test, user=request.user)
+        return Response(_test_detail(test.pk, request), status=status.HTTP_202_ACCEPTED)
+
+
+class TestCancelView(APIView):
+    @extend_schema(operation_id="tests_cancel", request=None, responses=TestDetailOutput)
+    def post(self, request: Request, test_id: int) -> Response:
+        test = selectors.abtest_get(user=request.user, pk=test_id, min_role=Role.EDITOR)
+        services.abtest_cancel(test=test)
+        return Response(_test_detail(test.pk, request))
+
+
+class TestResultsView(APIView):
+    @extend_schema(operation_id="tests_results", responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, test_id: int) -> Response:
+        """Per-variant figures, the comparison with the control (p-values, effect sizes, verdict) and progress."""
+        from abtests.results import test_results
+
+        test = selectors.abtest_get(user=request.user, pk=test_id)
+        return Response(test_results(test))
+
+
+class TestTrialListView(APIView):
+    @extend_schema(
+        operation_id="tests_trials_list",
+        parameters=[
+            OpenApiParameter("variant", int),
+            OpenApiParameter("status", str, enum=TrialStatus.values),
+            OpenApiParameter("passed", bool),
+        ],
+        responses=TrialOutput(many=True),
+    )
+    def get(self, request: Request, test_id: int) -> Response:
+        test = selectors.abtest_get(user=request.user, pk=test_id)
+        params = request.query_params
+        trials = selectors.trial_list(
+            test=test, variant=params.get("variant"), status=params.get("status", ""), passed=params.get("passed")
+        )
+        return _paginate(request, self, trials, TrialOutput)
+
+
+class TestReviewListView(APIView):
+    @extend_schema_serializer(component_name="ABTestReviewInput")
+    class Input(serializers.Serializer[Any]):
+        trial_a = serializers.IntegerField()
+        trial_b = serializers.IntegerField(required=False, allow_null=True)
+        choice = serializers.ChoiceField(choices=ReviewChoice.choices, required=False, allow_blank=True, default="")
+        rating = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=5)
+        sides = serializers.DictField(required=False, default=dict)
+
+    @extend_schema(operation_id="tests_reviews_create", request=Input, responses={201: ReviewOutput})
+    def post(self, request: Request, test_id: int) -> Response:
+        test = selectors.abtest_get(user=request.user, pk=test_id, min_role=Role.EDITOR)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        review = services.review_create(test=test, reviewer=request.user, **data.validated_data)
+        return Response(ReviewOutput(review).data, status=status.HTTP_201_CREATED)

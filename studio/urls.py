@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from abtests.api_urls import dataset_urlpatterns
+from abtests.api_urls import dataset_urlpatterns, test_urlpatterns
 from accounts.api_urls import auth_urlpatterns, workspace_urlpatterns
 from prompts.api_urls import asset_urlpatterns as prompt_asset_urlpatterns
 from providers.api_urls import providers_urlpatterns, testing_urlpatterns
@@ -19,8 +19,10 @@ api_urlpatterns = [
     path("testing/", include(testing_urlpatterns)),
     path("providers/", include(providers_urlpatterns)),
     path("datasets/", include(dataset_urlpatterns)),
+    path("tests/", include(test_urlpatterns)),
     path("analytics/", include("analytics.api_urls")),
     path("exports/", include("exports.api_urls")),
+    path("audit/", include("audit.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
 ]
@@ -35,6 +37,7 @@ urlpatterns = [
     path("tests/", include("abtests.urls")),
     path("analytics/", include("analytics.urls")),
     path("exports/", include("exports.urls")),
+    path("settings/audit/", include("audit.urls")),
     path("api/", include((api_urlpatterns, "api"))),
     path("admin/", admin.site.urls),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from abtests.models import ABTest
@@ -23,12 +24,15 @@ def make_version(
     return prompt.versions.get()
 
 
-def make_dataset(workspace: Any, rows: int = 5, name: str = "questions", expected: Any = None) -> Any:
+_numbers = itertools.count(1)
+
+
+def make_dataset(workspace: Any, rows: int = 5, name: str = "", expected: Any = None) -> Any:
     """``rows`` rows with question, marker (unique per row) and expected (for evaluators)."""
     return dataset_create(
         workspace=workspace,
         user=None,
-        name=name,
+        name=name or f"questions {next(_numbers)}",
         columns=[
             {"name": "question", "type": "text"},
             {"name": "marker", "type": "text"},
@@ -60,7 +64,9 @@ def make_test(
     dataset = dataset or make_dataset(workspace, rows=rows)
     names = [chr(ord("A") + i) for i in range(variants)]
     texts = texts or [f"Variant {n}: answer {{{{question}}}} (cell {n}-{{{{marker}}}})" for n in names]
-    versions = [make_version(workspace, text, name=f"prompt {n}") for n, text in zip(names, texts, strict=True)]
+    versions = [
+        make_version(workspace, text, name=f"prompt {n} {next(_numbers)}") for n, text in zip(names, texts, strict=True)
+    ]
     return abtest_create(
         workspace=workspace,
         user=kw.pop("user", None),
