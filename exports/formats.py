@@ -137,10 +137,16 @@ def decode_text(data: bytes) -> str:
         raise ImportRefused(NOT_UTF8) from None
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def load_json(text: str) -> Any:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        return json.loads(text, parse_constant=_no_constants)
+    except ValueError as exc:
+        if not isinstance(exc, json.JSONDecodeError):
+            raise ImportRefused(BAD_JSON.format(line=1, column=1, error=str(exc))) from None
         raise ImportRefused(BAD_JSON.format(line=exc.lineno, column=exc.colno, error=exc.msg)) from None
     except RecursionError:
         raise ImportRefused(BAD_JSON.format(line=1, column=1, error="nested too deeply")) from None
@@ -155,6 +161,13 @@ class _NoAliasLoader(yaml.SafeLoader):
             mark = event.start_mark
             raise ImportRefused(YAML_ALIASES.format(line=mark.line + 1, column=mark.column + 1))
         return super().compose_node(parent, index)
+
+
+# Dates stay text (as they are in JSON): no implicit timestamp conversion.
+_NoAliasLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def load_yaml(text: str) -> Any:

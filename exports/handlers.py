@@ -602,6 +602,14 @@ def _decimal(value: Any, path: str, *, allow_none: bool = False) -> Decimal | No
     return number
 
 
+def _count(item: dict[str, Any], key: str, path: str, default: Any) -> Any:
+    """A non-negative whole number (or the default)."""
+    value = field_of(item, key, path, int, default=default)
+    if value is not None and value < 0:
+        raise ImportRefused(BAD_NUMBER.format(path=f"{path}.{key}"))
+    return value
+
+
 class ABTestHandler(Handler):
     """A/B tests with their variants, frozen dataset snapshot and trials (results are derived from trials)."""
 
@@ -751,6 +759,10 @@ class ABTestHandler(Handler):
                 snap = as_object(raw_snapshot, s_where)
                 columns = field_of(snap, "columns", s_where, list)
                 rows = ctx.remap(field_of(snap, "rows", s_where, list), f"{s_where}.rows")
+                for k, row in enumerate(rows):
+                    r_where = f"{s_where}.rows[{k}]"
+                    _count(as_object(row, r_where), "index", r_where, ...)
+                    field_of(row, "values", r_where, dict)
                 snapshot = DatasetSnapshot.objects.create(
                     workspace=ctx.workspace,
                     dataset=dataset,
@@ -767,16 +779,16 @@ class ABTestHandler(Handler):
                 description=field_of(item, "description", where, str, default=""),
                 dataset=dataset,
                 snapshot=snapshot,
-                repetitions=field_of(item, "repetitions", where, int, default=1),
+                repetitions=_count(item, "repetitions", where, 1),
                 evaluators=evaluators,
                 pass_threshold=field_of(item, "pass_threshold", where, (int, float), default=1.0),
-                concurrency=field_of(item, "concurrency", where, int, default=8),
+                concurrency=_count(item, "concurrency", where, 8),
                 cost_cap=_decimal(item.get("cost_cap"), f"{where}.cost_cap", allow_none=True),
                 status=status,
                 reason=field_of(item, "reason", where, str, default=""),
-                total_cells=field_of(item, "total_cells", where, int, default=0),
-                finished_cells=field_of(item, "finished_cells", where, int, default=0),
-                failed_cells=field_of(item, "failed_cells", where, int, default=0),
+                total_cells=_count(item, "total_cells", where, 0),
+                finished_cells=_count(item, "finished_cells", where, 0),
+                failed_cells=_count(item, "failed_cells", where, 0),
                 cost_spent=_decimal(item.get("cost_spent"), f"{where}.cost_spent"),
                 started_at=timestamp(item.get("started_at"), f"{where}.started_at"),
                 finished_at=timestamp(item.get("finished_at"), f"{where}.finished_at"),
@@ -806,7 +818,7 @@ class ABTestHandler(Handler):
                     provider=field_of(v, "provider", v_where, str),
                     model=field_of(v, "model", v_where, str),
                     params=field_of(v, "params", v_where, dict, default={}),
-                    order=field_of(v, "order", v_where, int, default=j),
+                    order=_count(v, "order", v_where, j),
                 )
             control = item.get("control")
             if isinstance(control, str):
@@ -841,8 +853,8 @@ class ABTestHandler(Handler):
                         output=field_of(t, "output", t_where, str, default=""),
                         error=field_of(t, "error", t_where, str, default=""),
                         cost=_decimal(t.get("cost"), f"{t_where}.cost"),
-                        latency_ms=field_of(t, "latency_ms", t_where, int, default=None),
-                        ttft_ms=field_of(t, "ttft_ms", t_where, int, default=None),
+                        latency_ms=_count(t, "latency_ms", t_where, None),
+                        ttft_ms=_count(t, "ttft_ms", t_where, None),
                         run=ctx.refs["runs"].get(run_id) if isinstance(run_id, int) else None,
                         evaluation=field_of(t, "evaluation", t_where, dict, default={}),
                         score=field_of(t, "score", t_where, (int, float), default=None),

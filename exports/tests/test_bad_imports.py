@@ -197,3 +197,17 @@ def test_files_over_the_import_limit_are_refused(team: Any, settings: Any) -> No
 def test_not_an_export_is_refused(team: Any) -> None:
     assert refuse(team, b'{"hello": 1}', "x.json") == formats.NOT_AN_EXPORT
     assert refuse(team, zip_of({"readme.txt": "hi"})) == archive_module.ZIP_NO_MANIFEST
+
+
+@pytest.mark.django_db
+def test_impossible_numbers_are_refused_not_crashed_on(good_archive: bytes, team: Any) -> None:
+    def change(entries: dict[str, bytes]) -> None:
+        tests = json.loads(entries["abtests.json"])
+        tests[0]["trials"][0]["latency_ms"] = -5
+        entries["abtests.json"] = json.dumps(tests).encode()
+
+    assert (
+        refuse(team, rebuilt(good_archive, change)) == "abtests[0].trials[0].latency_ms: must be a non-negative number."
+    )
+    document = b'{"format": "mps-export", "format_version": 1, "runs": [{"retry_after": NaN}]}'
+    assert refuse(team, document, "r.json") == "The JSON is malformed at line 1, column 1: NaN is not a JSON number."
