@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import Aggregate, Count, F, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate, TruncHour, TruncWeek
 from django.utils import timezone
@@ -309,10 +309,21 @@ def _percentile_aggregates() -> dict[str, Any]:
     return {f"{name}_p{q}": PercentileCont(column, q / 100) for name, column in PERCENTILE_COLUMNS for q in FRACTIONS}
 
 
+PG_SORT_MEMORY = "64MB"  # percentile_cont sorts its input; keep big sorts in memory
+
+
+def _pg_sort_memory(qs: QuerySet[Any]) -> None:
+    """Raise work_mem for the current transaction only (the caller holds an atomic block)."""
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{PG_SORT_MEMORY}'")
+
+
 def percentiles_for(filters: Filters) -> Percentiles:
     qs = runs_for(filters).filter(status=RunStatus.OK)
     if _is_postgres(qs):
-        return Percentiles.from_row(qs.aggregate(**_percentile_aggregates()))
+        with transaction.atomic(using=qs.db):
+            _pg_sort_memory(qs)
+            return Percentiles.from_row(qs.aggregate(**_percentile_aggregates()))
     latencies: list[int] = []
     ttfts: list[int] = []
     for latency, ttft in qs.values_list("latency_ms", "ttft_ms"):
@@ -326,10 +337,12 @@ def percentiles_for(filters: Filters) -> Percentiles:
 def grouped_percentiles(filters: Filters, *, group: dict[str, Any], normalize: Any = None) -> dict[Any, Percentiles]:
     qs = runs_for(filters).filter(status=RunStatus.OK)
     if _is_postgres(qs):
-        return {
-            _key(row, group, normalize): Percentiles.from_row(row)
-            for row in qs.values(**group).annotate(**_percentile_aggregates())
-        }
+        with transaction.atomic(using=qs.db):
+            _pg_sort_memory(qs)
+            return {
+                _key(row, group, normalize): Percentiles.from_row(row)
+                for row in qs.values(**group).annotate(**_percentile_aggregates())
+            }
     aliases = list(group)
     columns: dict[Any, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
     for *keys, latency, ttft in qs.annotate(**group).values_list(*aliases, "latency_ms", "ttft_ms"):
@@ -343,11 +356,13 @@ def grouped_percentiles(filters: Filters, *, group: dict[str, Any], normalize: A
 
 
 # --- summary ------------------------------------------------------------------------------------
-def summary(filters: Filters, *, through: date | bool | None = True) -> Summary:
+def summary(filters: Filters, *, through: date | bool | None = True, percentiles: Percentiles | None = None) -> Summary:
     if through is True:
         through = rollup_through()
     totals = total_sums(filters, through=through or None)
-    return Summary(filters=filters, totals=totals, percentiles=percentiles_for(filters))
+    return Summary(
+        filters=filters, totals=totals, percentiles=percentiles if percentiles is not None else percentiles_for(filters)
+    )
 
 
 # --- time series --------------------------------------------------------------------------------
@@ -371,27 +386,33 @@ def buckets(filters: Filters, interval: str) -> list[date | datetime]:
     return [first + timedelta(weeks=w) for w in range((filters.end - first).days // 7 + 1)]
 
 
-def timeseries(filters: Filters, *, interval: str, through: date | bool | None = True) -> Timeseries:
+def _bucket_group(interval: str) -> tuple[dict[str, Any], dict[str, Any] | None, Any]:
+    """(Run grouping, rollup grouping or None, key normaliser) for a time bucket."""
+    if interval == "hour":
+        return {"bucket": TruncHour("created_at", tzinfo=UTC)}, None, _as_utc_hour
+    if interval == "day":
+        return {"bucket": TruncDate("created_at", tzinfo=UTC)}, {"bucket": F("day")}, _as_date
+    if interval == "week":
+        return {"bucket": TruncWeek("created_at", tzinfo=UTC)}, {"bucket": TruncWeek("day")}, _as_date
+    raise ValueError(f"unknown interval {interval!r}")
+
+
+def timeseries(
+    filters: Filters,
+    *,
+    interval: str,
+    through: date | bool | None = True,
+    percentiles: dict[Any, Percentiles] | None = None,
+) -> Timeseries:
     if through is True:
         through = rollup_through()
-    if interval == "hour":
-        raw_group: dict[str, Any] = {"bucket": TruncHour("created_at", tzinfo=UTC)}
-        rollup_group: dict[str, Any] | None = None
-        normalize: Any = _as_utc_hour
-    elif interval == "day":
-        raw_group = {"bucket": TruncDate("created_at", tzinfo=UTC)}
-        rollup_group = {"bucket": F("day")}
-        normalize = _as_date
-    elif interval == "week":
-        raw_group = {"bucket": TruncWeek("created_at", tzinfo=UTC)}
-        rollup_group = {"bucket": TruncWeek("day")}
-        normalize = _as_date
-    else:
-        raise ValueError(f"unknown interval {interval!r}")
+    raw_group, rollup_group, normalize = _bucket_group(interval)
     sums = grouped_sums(
         filters, raw_group=raw_group, rollup_group=rollup_group, through=through or None, normalize=normalize
     )
-    pcts = grouped_percentiles(filters, group=raw_group, normalize=normalize)
+    pcts = (
+        percentiles if percentiles is not None else grouped_percentiles(filters, group=raw_group, normalize=normalize)
+    )
     points = [Point(b, sums.get(b) or Totals(), pcts.get(b) or Percentiles()) for b in buckets(filters, interval)]
     return Timeseries(filters=filters, interval=interval, points=points)
 
@@ -454,14 +475,24 @@ def _filter_params(by: str, key: Any) -> dict[str, str]:
     return {by: str(key)}
 
 
-def breakdown(filters: Filters, *, by: str, through: date | bool | None = True) -> Breakdown:
+def _dimension_group(by: str) -> dict[str, Any]:
+    return {f"k{i}": F(name) for i, name in enumerate(DIMENSION_FIELDS[by])}
+
+
+def breakdown(
+    filters: Filters,
+    *,
+    by: str,
+    through: date | bool | None = True,
+    percentiles: dict[Any, Percentiles] | None = None,
+) -> Breakdown:
     if by not in DIMENSION_FIELDS:
         raise ValueError(f"unknown dimension {by!r}")
     if through is True:
         through = rollup_through()
-    group = {f"k{i}": F(name) for i, name in enumerate(DIMENSION_FIELDS[by])}
+    group = _dimension_group(by)
     sums = grouped_sums(filters, raw_group=group, rollup_group=group, through=through or None)
-    pcts = grouped_percentiles(filters, group=group)
+    pcts = percentiles if percentiles is not None else grouped_percentiles(filters, group=group)
     keys = [k for k, t in sums.items() if t.calls]
     labels = _labels(filters, by, keys)
     rows = [
@@ -486,6 +517,84 @@ def breakdown(filters: Filters, *, by: str, through: date | bool | None = True) 
     for row in rows:
         total.add(row.totals.__dict__, prefix="")
     return Breakdown(filters=filters, by=by, rows=rows, totals=total)
+
+
+# --- everything the dashboard needs, percentiles in one pass ------------------------------------
+@dataclass
+class Dashboard:
+    summary: Summary
+    timeseries: Timeseries
+    breakdown: Breakdown
+
+
+def dashboard_percentiles(
+    filters: Filters, *, interval: str, by: str
+) -> tuple[Percentiles, dict[Any, Percentiles], dict[Any, Percentiles]]:
+    """Overall, per-bucket and per-dimension percentiles from ONE read of the runs.
+
+    PostgreSQL: ``GROUP BY GROUPING SETS ((), (bucket), (dimension))`` with ``percentile_cont``; other
+    databases: one fetch of the latency columns, interpolated in Python.
+    """
+    bucket_group, _, normalize = _bucket_group(interval)
+    dim_group = _dimension_group(by)
+    dim_aliases = list(dim_group)
+    qs = runs_for(filters).filter(status=RunStatus.OK).annotate(**bucket_group, **dim_group)
+    overall = Percentiles()
+    per_bucket: dict[Any, Percentiles] = {}
+    per_key: dict[Any, Percentiles] = {}
+    if _is_postgres(qs):
+        inner = qs.values("bucket", *dim_aliases, "latency_ms", "ttft_ms")
+        sql, params = inner.query.sql_with_params()
+        aggregates = ", ".join(
+            f"percentile_cont({q / 100!r}) WITHIN GROUP (ORDER BY sub.{column}) AS {name}_p{q}"
+            for name, column in PERCENTILE_COLUMNS
+            for q in FRACTIONS
+        )
+        keys = ", ".join(f"sub.{a}" for a in dim_aliases)
+        query = (
+            f"SELECT GROUPING(sub.bucket) AS g_bucket, GROUPING({keys}) AS g_key, sub.bucket, {keys}, {aggregates} "
+            f"FROM ({sql}) AS sub GROUP BY GROUPING SETS ((), (sub.bucket), ({keys}))"
+        )
+        with transaction.atomic(using=qs.db):
+            _pg_sort_memory(qs)
+            with connections[qs.db].cursor() as cursor:
+                cursor.execute(query, params)
+                names = [c[0] for c in cursor.description]
+                rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        for row in rows:
+            pcts = Percentiles.from_row(row)
+            if row["g_bucket"] == 0:
+                per_bucket[normalize(row["bucket"])] = pcts
+            elif row["g_key"] == 0:
+                per_key[_key(row, dim_aliases)] = pcts
+            else:
+                overall = pcts
+        return overall, per_bucket, per_key
+    all_values: tuple[list[int], list[int]] = ([], [])
+    buckets_values: dict[Any, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+    key_values: dict[Any, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+    for bucket, *keys, latency, ttft in qs.values_list("bucket", *dim_aliases, "latency_ms", "ttft_ms"):
+        key = _key(dict(zip(dim_aliases, keys, strict=True)), dim_aliases)
+        for target in (all_values, buckets_values[normalize(bucket)], key_values[key]):
+            if latency is not None:
+                target[0].append(latency)
+            if ttft is not None:
+                target[1].append(ttft)
+    overall = Percentiles.from_values(*all_values)
+    per_bucket = {k: Percentiles.from_values(*v) for k, v in buckets_values.items()}
+    per_key = {k: Percentiles.from_values(*v) for k, v in key_values.items()}
+    return overall, per_bucket, per_key
+
+
+def dashboard(filters: Filters, *, interval: str, by: str, through: date | bool | None = True) -> Dashboard:
+    if through is True:
+        through = rollup_through()
+    overall, per_bucket, per_key = dashboard_percentiles(filters, interval=interval, by=by)
+    return Dashboard(
+        summary=summary(filters, through=through, percentiles=overall),
+        timeseries=timeseries(filters, interval=interval, through=through, percentiles=per_bucket),
+        breakdown=breakdown(filters, by=by, through=through, percentiles=per_key),
+    )
 
 
 # --- prompt usage -------------------------------------------------------------------------------

@@ -219,9 +219,8 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     }
     if context["has_runs"]:
         through = selectors.rollup_through()
-        summary = selectors.summary(filters, through=through)
-        ts = selectors.timeseries(filters, interval=interval, through=through)
-        breakdown = selectors.breakdown(filters, by=by, through=through)
+        board = selectors.dashboard(filters, interval=interval, by=by, through=through)
+        summary, ts, breakdown = board.summary, board.timeseries, board.breakdown
         estimate = selectors.month_estimate(filters, through=through)
         budget = selectors.budget_get(workspace_id=workspace_id)
         budget_status = None
