@@ -1,17 +1,22 @@
-"""Demo data for abtests: a small dataset of customer messages for the demo support prompt.
+"""Demo data for abtests: a small dataset of customer messages for the demo support prompt, and a
+finished A/B test of the support prompt's ``production`` label against its ``staging`` label on it.
 
 Its ``company`` and ``message`` columns match the variables of the demo "support reply" prompt
 (prompts/demo.py); ``expected`` holds a word a good reply should contain, for a ``contains``
-evaluator such as ``{"type": "icontains", "value": "{{ expected }}"}``.
+evaluator such as ``{"type": "icontains", "value": "{{ expected }}"}``. The demo test runs on the
+echo provider (no key, no network), in this process (``engine.run_cells_sync``), so ``make run``
+shows results at once.
 """
 
 from __future__ import annotations
 
-from abtests.models import Dataset
-from abtests.services import dataset_create
+from abtests import engine
+from abtests.models import ABTest, Dataset
+from abtests.services import abtest_create, abtest_start, dataset_create
 from accounts.models import User, Workspace
 
 DATASET_NAME = "Demo: customer messages"
+TEST_NAME = "Demo: support reply, production vs staging"
 
 COLUMNS = [
     {"name": "company", "type": "text"},
@@ -32,10 +37,39 @@ ROWS = [
 
 
 def seed(*, workspace: Workspace, user: User) -> None:
-    """Create the demo dataset unless the workspace already has one by that name."""
-    if Dataset.objects.filter(workspace=workspace, name=DATASET_NAME).exists():
-        return
-    dataset_create(
+    """Create the demo dataset and the finished demo test unless the workspace has them already."""
+    dataset = Dataset.objects.filter(workspace=workspace, name=DATASET_NAME).first() or _seed_dataset(workspace, user)
+    if not ABTest.objects.filter(workspace=workspace, name=TEST_NAME).exists():
+        _seed_test(workspace, user, dataset)
+
+
+def _seed_test(workspace: Workspace, user: User, dataset: Dataset) -> None:
+    from prompts.models import Prompt
+
+    prompt = Prompt.objects.filter(workspace=workspace, slug="support-reply").first()
+    if prompt is None or not {"production", "staging"} <= set(prompt.labels.values_list("name", flat=True)):
+        return  # the prompts seeder did not make the support prompt: nothing to compare
+    variants = [
+        {"name": name, "prompt": prompt.pk, "label": name, "provider": "echo", "model": "echo"}
+        for name in ("production", "staging")
+    ]
+    test = abtest_create(
+        workspace=workspace,
+        user=user,
+        name=TEST_NAME,
+        description="The reply a customer gets with each label; passes when it mentions the expected word.",
+        dataset=dataset,
+        variants=variants,
+        repetitions=2,
+        evaluators=[{"type": "icontains", "value": "{{ expected }}"}, {"type": "length", "max_chars": 2000}],
+        pass_threshold=1.0,
+    )
+    abtest_start(test=test, user=user, enqueue=False)
+    engine.run_cells_sync(test.pk)
+
+
+def _seed_dataset(workspace: Workspace, user: User) -> Dataset:
+    return dataset_create(
         workspace=workspace,
         user=user,
         name=DATASET_NAME,

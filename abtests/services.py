@@ -612,12 +612,13 @@ def abtest_estimate(*, test: ABTest) -> dict[str, Any]:
     return plan_estimate(test)
 
 
-def abtest_start(*, test: ABTest, user: User | None = None) -> ABTest:
+def abtest_start(*, test: ABTest, user: User | None = None, enqueue: bool = True) -> ABTest:
     """Check everything, freeze the dataset, create one Trial per cell and enqueue the chunks.
 
     Refuses (``TestError``, nothing changed) when the test is not a draft, has not 2 to 10 variants,
     the dataset is empty, a model or credential is missing, a row does not render for a variant, or
-    a part of the prompt is something the variant's model can't take.
+    a part of the prompt is something the variant's model can't take. ``enqueue=False`` leaves the
+    cells for the caller (``engine.run_cells_sync``), e.g. the demo seeder.
     """
     from abtests import engine
 
@@ -658,7 +659,8 @@ def abtest_start(*, test: ABTest, user: User | None = None) -> ABTest:
         test.last_progress_at = test.started_at
         test.save()
         test_id = test.pk
-        transaction.on_commit(lambda: engine.enqueue_pending(test_id))
+        if enqueue:
+            transaction.on_commit(lambda: engine.enqueue_pending(test_id))
     return test
 
 
