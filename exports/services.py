@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -259,9 +260,9 @@ def document_import(
 
 # --- promptfoo ---------------------------------------------------------------------------------------
 
-ABTESTS_UNAVAILABLE = (
-    "A/B tests are not available in this studio yet, so no test was created; the dataset and one prompt per "
-    "promptfoo prompt were."
+ABTEST_VARIANT_COUNT = (
+    "An A/B test needs {low} to {high} variants (prompts x providers) and this config makes {count}, so no test "
+    "was created; the dataset and one prompt per promptfoo prompt were."
 )
 
 
@@ -292,23 +293,15 @@ def abtest_from_spec(
 
     ``versions[i]`` is the prompt version made for ``spec["prompts"][i]``; ``spec["variants"]`` pairs
     them with ``spec["providers"]``; ``spec["evaluators"]`` are validated evaluator configs for the
-    dataset's columns. Returns None while the studio has no ABTest model.
+    dataset's columns. Returns None when the config makes too few or too many variants for a test.
     """
-    from abtests import models as abtest_models
+    from abtests import services as abtest_services
+    from abtests.models import MAX_VARIANTS, MIN_VARIANTS
+    from exports.handlers import refused
 
-    model = getattr(abtest_models, "ABTest", None)
-    if model is None:
-        return None
-    test = model.objects.create(
-        workspace=workspace,
-        name=spec["name"][:200],
-        description=spec["description"],
-        dataset=dataset,
-        evaluators=spec["evaluators"],
-        created_by=user,
-    )
+    variants = []
     names: set[str] = set()
-    for order, variant in enumerate(spec["variants"]):
+    for variant in spec["variants"]:
         version = versions[variant["prompt"]]
         provider = spec["providers"][variant["provider"]]
         base = f"{spec['prompts'][variant['prompt']]['label']} / {provider['label'] or provider['model']}"[:95]
@@ -316,22 +309,33 @@ def abtest_from_spec(
         while name in names:
             name, n = f"{base} {n}", n + 1
         names.add(name)
-        abtest_models.Variant.objects.create(
-            test=test,
-            name=name,
-            prompt=version.prompt,
-            prompt_version=version,
-            provider=provider["provider"],
-            model=provider["model"],
-            params=provider["params"],
-            order=order,
+        variants.append(
+            {
+                "name": name,
+                "prompt_version": version.pk,
+                "provider": provider["provider"],
+                "model": provider["model"],
+                "params": provider["params"],
+            }
         )
-    return test
+    if not MIN_VARIANTS <= len(variants) <= MAX_VARIANTS:
+        return None
+    try:
+        return abtest_services.abtest_create(
+            workspace=workspace,
+            user=user,
+            name=spec["name"],
+            description=spec["description"],
+            dataset=dataset,
+            variants=variants,
+            evaluators=spec["evaluators"],
+        )
+    except ValidationError as exc:
+        raise refused("(A/B test)", exc) from None
 
 
 def promptfoo_import(*, workspace: Workspace, user: User | None, upload: Any, dry_run: bool = False) -> PromptfooResult:
     """A promptfoo config (YAML or JSON) as a dataset, one prompt per promptfoo prompt, and an A/B test."""
-    from django.core.exceptions import ValidationError
 
     from abtests.models import Dataset
     from abtests.services import dataset_create
@@ -384,7 +388,10 @@ def promptfoo_import(*, workspace: Workspace, user: User | None, upload: Any, dr
                 created["prompts"].append({"id": prompt.pk, "name": prompt.name})
             test = abtest_from_spec(workspace=workspace, user=user, spec=spec, dataset=dataset, versions=versions)
             if test is None:
-                result.report.append({"where": "(A/B test)", "item": spec["name"], "reason": ABTESTS_UNAVAILABLE})
+                from abtests.models import MAX_VARIANTS, MIN_VARIANTS
+
+                reason = ABTEST_VARIANT_COUNT.format(low=MIN_VARIANTS, high=MAX_VARIANTS, count=len(spec["variants"]))
+                result.report.append({"where": "(A/B test)", "item": spec["name"], "reason": reason})
             else:
                 created["abtests"].append({"id": test.pk, "name": str(test)})
             result.created = created

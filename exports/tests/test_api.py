@@ -150,7 +150,9 @@ def test_promptfoo_configs_are_recognised_by_the_import_endpoint(team: Any, api:
         {"workspace": team.workspace.pk, "file": SimpleUploadedFile("promptfooconfig.yaml", config.encode())},
     )
     assert response.status_code == 201
-    assert response.json()["counts"] == {"prompts": 1, "datasets": 1, "abtests": 1}
+    assert response.json()["counts"] == {"prompts": 1, "datasets": 1, "abtests": 0}
+    (note,) = response.json()["unmapped"]
+    assert note["reason"].startswith("An A/B test needs 2 to 10 variants (prompts x providers) and this config makes 1")
 
 
 @pytest.mark.django_db
