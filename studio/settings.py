@@ -143,6 +143,9 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # A/B test engine: release expired leases, re-enqueue stalled cells, finish done tests.
     "abtests-sweep": {"task": "abtests.sweep", "schedule": float(env_int("ABTEST_SWEEP_SECONDS", 30))},
+    # Analytics: daily rollups through yesterday (idempotent) and budget alerts (once per threshold a month).
+    "analytics-rollups": {"task": "analytics.refresh_rollups", "schedule": float(env_int("ANALYTICS_ROLLUP_SECONDS", 900))},
+    "analytics-budgets": {"task": "analytics.check_budgets", "schedule": float(env_int("ANALYTICS_BUDGET_SECONDS", 300))},
 }
 
 # --- A/B test run engine (abtests.engine) ----------------------------------------------------
