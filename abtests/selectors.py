@@ -109,3 +109,86 @@ def trial_list(*, test: ABTest, variant: Any = None, status: str = "", passed: A
 
 def review_list(*, test: ABTest) -> QuerySet[Review]:
     return Review.objects.filter(test=test).select_related("reviewer").order_by("-created_at", "-id")
+
+
+# --- pages: list verdicts and blind review items (added for the A/B test pages) ---------------------
+def abtest_verdicts(*, tests: list[ABTest]) -> dict[int, dict[str, Any]]:
+    """For the finished tests among ``tests``: ``{test id: {"winner", "verdict", "significant"}}``.
+
+    Two queries whatever the number of tests (their variants, then their successful trials' outcomes),
+    with the same comparison as ``abtests.results.test_results``.
+    """
+    from abtests.models import TrialStatus
+    from abtests.statistics import Outcome, compare_variants
+
+    finished = {t.pk: t for t in tests if t.is_finished}
+    if not finished:
+        return {}
+    variants: dict[int, list[Variant]] = {}
+    for variant in Variant.objects.filter(test_id__in=list(finished)).order_by("test_id", "order", "id"):
+        variants.setdefault(variant.test_id, []).append(variant)
+    outcomes: dict[int, list[Outcome]] = {}
+    for variant_id, row, rep, passed, score in Trial.objects.filter(
+        test_id__in=list(finished), status=TrialStatus.OK
+    ).values_list("variant_id", "row_index", "repetition", "passed", "score"):
+        value = float(score if score is not None else (1.0 if passed else 0.0))
+        outcomes.setdefault(variant_id, []).append(Outcome(key=(row, rep), passed=bool(passed), score=value))
+    verdicts: dict[int, dict[str, Any]] = {}
+    for test_id, test in finished.items():
+        arms = variants.get(test_id, [])
+        control = next((v for v in arms if v.pk == test.control_id), arms[0] if arms else None)
+        others = [v for v in arms if control is not None and v.pk != control.pk]
+        if control is None or not others or not any(outcomes.get(v.pk) for v in arms):
+            continue
+        result = compare_variants(
+            outcomes.get(control.pk, []),
+            {v.name: outcomes.get(v.pk, []) for v in others},
+            control_name=control.name,
+            pairs_per_row=max(1, test.repetitions),
+        )
+        verdicts[test_id] = {"winner": result.winner, "verdict": result.verdict, "significant": result.significant}
+    return verdicts
+
+
+def review_next_pair(*, test: ABTest, reviewer: Any, rng: Any) -> tuple[Trial, Trial] | None:
+    """A random pair of successful trials of the same row and repetition from two different variants,
+    not yet judged by ``reviewer``, in random left/right order; None when every pair is done."""
+    from abtests.models import TrialStatus
+
+    cells: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for pk, variant_id, row, rep in Trial.objects.filter(test=test, status=TrialStatus.OK).values_list(
+        "id", "variant_id", "row_index", "repetition"
+    ):
+        cells.setdefault((row, rep), []).append((pk, variant_id))
+    seen = {
+        frozenset((a, b))
+        for a, b in Review.objects.filter(test=test, reviewer=reviewer, trial_b__isnull=False).values_list(
+            "trial_a_id", "trial_b_id"
+        )
+    }
+    candidates = [
+        (first[0], second[0])
+        for trials in cells.values()
+        for i, first in enumerate(trials)
+        for second in trials[i + 1 :]
+        if first[1] != second[1] and frozenset((first[0], second[0])) not in seen
+    ]
+    if not candidates:
+        return None
+    pair = list(rng.choice(candidates))
+    rng.shuffle(pair)
+    found = {t.pk: t for t in Trial.objects.filter(pk__in=pair)}
+    return found[pair[0]], found[pair[1]]
+
+
+def review_next_rating(*, test: ABTest, reviewer: Any, rng: Any) -> Trial | None:
+    """A random successful trial that ``reviewer`` has not rated yet (None when all are rated)."""
+    from abtests.models import TrialStatus
+
+    rated = Review.objects.filter(test=test, reviewer=reviewer, rating__isnull=False).values("trial_a_id")
+    ids = list(
+        Trial.objects.filter(test=test, status=TrialStatus.OK).exclude(pk__in=rated).values_list("id", flat=True)
+    )
+    if not ids:
+        return None
+    return Trial.objects.get(pk=rng.choice(ids))

@@ -34,7 +34,7 @@ urlpatterns = [
     path("prompts/", include("prompts.urls")),
     path("templates/", include("templates_app.urls")),
     path("providers/", include("providers.urls")),
-    path("tests/", include("abtests.urls")),
+    path("", include("abtests.urls")),  # /datasets/... and /tests/...
     path("analytics/", include("analytics.urls")),
     path("exports/", include("exports.urls")),
     path("settings/audit/", include("audit.urls")),
