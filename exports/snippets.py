@@ -43,6 +43,9 @@ ENV = {
     "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
     "mistral": ("MISTRAL_API_KEY", "MISTRAL_SERVER_URL", "https://api.mistral.ai"),
 }
+# Variables the generated scripts read (the studio itself reads none of them).
+MISTRAL_KEY, MISTRAL_URL = ENV["mistral"][0], ENV["mistral"][1]
+STUDIO_URL_VAR, STUDIO_TOKEN_VAR = "STUDIO_URL", "STUDIO_TOKEN"
 PATHS = {"openai": "/chat/completions", "anthropic": "/v1/messages", "mistral": "/v1/chat/completions"}
 
 BAD_LANG = "lang must be one of " + ", ".join(LANGS) + "."
@@ -314,9 +317,9 @@ def _python_mistral(body: dict[str, Any]) -> str:
         "import os\n\n"
         "from mistralai.client import Mistral\n\n"
         "# Mistral has no base-URL variable of its own: MISTRAL_SERVER_URL is passed as server_url.\n"
-        'options = {"api_key": os.environ["MISTRAL_API_KEY"]}\n'
-        'if os.environ.get("MISTRAL_SERVER_URL"):\n'
-        '    options["server_url"] = os.environ["MISTRAL_SERVER_URL"]\n'
+        f'options = {{"api_key": os.environ["{MISTRAL_KEY}"]}}\n'
+        f'if os.environ.get("{MISTRAL_URL}"):\n'
+        f'    options["server_url"] = os.environ["{MISTRAL_URL}"]\n'
         "client = Mistral(**options)\n\n"
         f"response = client.chat.complete(\n{kwargs}\n)\n"
         "print(response.choices[0].message.content)\n"
@@ -425,8 +428,8 @@ import urllib.request
 
 from openai import OpenAI
 
-STUDIO_URL = os.environ.get("STUDIO_URL", {_string(studio_url)}).rstrip("/")
-STUDIO_TOKEN = os.environ["STUDIO_TOKEN"]  # an access token for the studio's API (/api/auth/token/)
+STUDIO_URL = os.environ.get("{STUDIO_URL_VAR}", {_string(studio_url)}).rstrip("/")
+STUDIO_TOKEN = os.environ["{STUDIO_TOKEN_VAR}"]  # an access token for the studio's API (/api/auth/token/)
 WORKSPACE = {prompt.workspace_id}
 PROMPT = {_string(prompt.slug)}
 VARIABLES = {py_literal(variables)}
