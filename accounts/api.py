@@ -12,12 +12,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
-from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
 from accounts import selectors, services
 from accounts.models import Membership, Role, User, Workspace
+from audit.services import record
 from studio.api import error_response
 from studio.permissions import membership_for
 
@@ -27,6 +28,16 @@ class ThrottledTokenObtainView(TokenObtainPairView):
 
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except TokenError as e:
+            raise InvalidToken(e.args[0]) from e
+        # simplejwt doesn't send user_logged_in; failed attempts are logged through user_login_failed.
+        record(action="auth.login", actor=serializer.user, workspace=None, details={"method": "jwt"}, request=request)
+        return Response(serializer.validated_data, status=status.HTTP_200_OK)
 
 
 class ThrottledTokenRefreshView(TokenRefreshView):

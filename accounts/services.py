@@ -7,6 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import Membership, Role, User, Workspace
+from audit.context import request_user
+from audit.services import record
 from studio.permissions import forget_memberships, require_role
 
 EMAIL_TAKEN = "An account with this email address already exists."
@@ -47,8 +49,17 @@ def workspace_update(*, workspace: Workspace, name: str) -> Workspace:
     name = name.strip()
     if not name:
         raise ValidationError({"name": "A workspace needs a name."})
+    old_name = workspace.name
     workspace.name = name[:100]
     workspace.save(update_fields=["name"])
+    if workspace.name != old_name:
+        record(
+            action="workspace.renamed",
+            actor=request_user(),
+            workspace=workspace,
+            target=workspace,
+            details={"from": old_name, "to": workspace.name},
+        )
     return workspace
 
 
@@ -56,6 +67,7 @@ def workspace_update(*, workspace: Workspace, name: str) -> Workspace:
 def workspace_delete(*, workspace: Workspace, actor: User) -> None:
     if Membership.objects.filter(user=actor).count() <= 1:
         raise ValidationError(CANNOT_DELETE_LAST_WORKSPACE)
+    record(action="workspace.deleted", actor=actor, workspace=workspace, target=workspace)
     workspace.delete()
     forget_memberships(actor)
 
@@ -77,7 +89,15 @@ def member_invite(*, actor: Membership, email: str, role: str) -> Membership:
         raise ValidationError({"email": NO_SUCH_USER.format(email=email)})
     if Membership.objects.filter(workspace_id=actor.workspace_id, user=user).exists():
         raise ValidationError({"email": ALREADY_MEMBER.format(email=email)})
-    return Membership.objects.create(workspace_id=actor.workspace_id, user=user, role=role)
+    member = Membership.objects.create(workspace_id=actor.workspace_id, user=user, role=role)
+    record(
+        action="member.invited",
+        actor=actor.user,
+        workspace=actor.workspace,
+        target=user,
+        details={"email": user.email, "role": role.value},
+    )
+    return member
 
 
 @transaction.atomic
@@ -90,8 +110,17 @@ def member_change_role(*, actor: Membership, member: Membership, role: str) -> M
         raise ValidationError({"role": ONLY_OWNERS_MANAGE_OWNERS})
     if member.role == Role.OWNER and role != Role.OWNER and _owner_count(member.workspace) <= 1:
         raise ValidationError({"role": LAST_OWNER})
+    old_role = member.role
     member.role = role
     member.save(update_fields=["role"])
+    if old_role != role:
+        record(
+            action="member.role_changed",
+            actor=actor.user,
+            workspace=actor.workspace,
+            target=member.user,
+            details={"email": member.user.email, "from": old_role, "to": role.value},
+        )
     forget_memberships(member.user)
     return member
 
@@ -105,6 +134,13 @@ def member_remove(*, actor: Membership, member: Membership) -> None:
             raise ValidationError(ONLY_OWNERS_MANAGE_OWNERS)
     if member.role == Role.OWNER and _owner_count(member.workspace) <= 1:
         raise ValidationError(LAST_OWNER)
+    record(
+        action="member.left" if member.pk == actor.pk else "member.removed",
+        actor=actor.user,
+        workspace=actor.workspace,
+        target=member.user,
+        details={"email": member.user.email, "role": member.role},
+    )
     member.delete()
     forget_memberships(member.user)
 
@@ -121,6 +157,13 @@ def ownership_transfer(*, actor: Membership, member: Membership) -> Membership:
     member.save(update_fields=["role"])
     actor.role = Role.ADMIN
     actor.save(update_fields=["role"])
+    record(
+        action="workspace.ownership_transferred",
+        actor=actor.user,
+        workspace=actor.workspace,
+        target=member.user,
+        details={"from": actor.user.email, "to": member.user.email},
+    )
     forget_memberships(actor.user)
     forget_memberships(member.user)
     return member

@@ -16,6 +16,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import User, Workspace
+from audit.context import request_user
+from audit.services import record
 from prompts.assets import EMPTY_FILE, AssetError, human_size, inspect_upload, max_upload_bytes
 from prompts.content import content_hash, validate_content
 from prompts.models import Asset, Label, LabelMove, Prompt, PromptVersion, validate_label_name
@@ -159,6 +161,13 @@ def prompt_update(
 @transaction.atomic
 def prompt_delete(*, prompt: Prompt) -> None:
     """Delete a prompt with its versions, labels and label history."""
+    record(
+        action="prompt.deleted",
+        actor=request_user(),
+        workspace=prompt.workspace_id,
+        target=prompt,
+        details={"slug": prompt.slug, "versions": prompt.versions.count()},
+    )
     try:
         prompt.delete()
     except (ProtectedError, RestrictedError) as exc:
@@ -284,6 +293,13 @@ def label_set(*, prompt: Prompt, name: str, version: PromptVersion | int, user: 
         label.updated_by = user
         label.save(update_fields=["version", "updated_by", "updated_at"])
     LabelMove.objects.create(prompt=prompt, label=name, from_version=previous, to_version=version, actor=user)
+    record(
+        action="label.moved",
+        actor=user,
+        workspace=prompt.workspace_id,
+        target=prompt,
+        details={"label": name, "from": previous.number if previous else None, "to": version.number},
+    )
     return label
 
 
@@ -294,6 +310,13 @@ def label_delete(*, prompt: Prompt, name: str, user: User | None) -> None:
     if label is None:
         raise Http404(NO_SUCH_LABEL.format(name=name))
     LabelMove.objects.create(prompt=prompt, label=name, from_version=label.version, to_version=None, actor=user)
+    record(
+        action="label.deleted",
+        actor=user,
+        workspace=prompt.workspace_id,
+        target=prompt,
+        details={"label": name, "from": label.version.number},
+    )
     label.delete()
 
 

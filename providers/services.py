@@ -24,6 +24,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from audit.context import request_user
+from audit.services import record
 from providers import crypto
 from providers.adapters import ADAPTERS, get_adapter
 from providers.adapters.base import Adapter
@@ -548,7 +550,7 @@ def credential_create(
         raise ValidationError({"provider": [UNKNOWN_PROVIDER.format(provider=provider)]})
     key = _clean_key(api_key, required=provider != Provider.OPENAI_COMPATIBLE)
     url = _clean_base_url(provider, base_url)
-    return ProviderCredential.objects.create(
+    credential = ProviderCredential.objects.create(
         workspace=workspace,
         provider=provider,
         label=(label or "").strip()[:100],
@@ -557,6 +559,14 @@ def credential_create(
         last4=key[-4:] if key else "",
         created_by=user,
     )
+    record(
+        action="credential.added",
+        actor=user,
+        workspace=credential.workspace_id,
+        target=credential,
+        details={"provider": provider, "last4": credential.last4, "base_url": url},
+    )
+    return credential
 
 
 @transaction.atomic
@@ -571,11 +581,25 @@ def credential_replace(
     if base_url is not None:
         credential.base_url = _clean_base_url(credential.provider, base_url)
     credential.save()
+    record(
+        action="credential.replaced",
+        actor=request_user(),
+        workspace=credential.workspace_id,
+        target=credential,
+        details={"provider": credential.provider, "last4": credential.last4},
+    )
     return credential
 
 
 @transaction.atomic
 def credential_delete(*, credential: ProviderCredential) -> None:
+    record(
+        action="credential.deleted",
+        actor=request_user(),
+        workspace=credential.workspace_id,
+        target=credential,
+        details={"provider": credential.provider, "last4": credential.last4},
+    )
     credential.delete()
 
 

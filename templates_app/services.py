@@ -9,6 +9,8 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from accounts.models import User, Workspace
+from audit.context import request_user
+from audit.services import record
 from templates_app.models import Category, Template
 from templates_app.starters import STARTERS, load_starters
 
@@ -153,6 +155,7 @@ def template_update(*, template: Template, **changes: Any) -> Template:
 @transaction.atomic
 def template_delete(*, template: Template) -> None:
     _refuse_starter(template)
+    record(action="template.deleted", actor=request_user(), workspace=template.workspace_id, target=template)
     template.delete()
 
 
