@@ -63,6 +63,7 @@ from abtests.models import (
     TrialStatus,
     Variant,
 )
+from providers.adapters.base import close_shared_clients
 from providers.catalog import estimate_cost
 from providers.services import PreparedCall, RunRefused, Target, call_prepare, model_lookup
 from providers.types import CompletionRequest, MediaPart, Message, ProviderError, Result, TextPart
@@ -1010,7 +1011,16 @@ async def _run_chunk_async(test_id: int, trial_ids: list[int]) -> dict[str, int]
         await db(finalize, test_id)
     finally:
         db.close()
+        await close_shared_clients()
     return stats
+
+
+async def _call_closing(cell: Cell) -> Any:
+    """One call on a loop of its own, closing the loop's shared SDK clients afterwards."""
+    try:
+        return await _call(cell)
+    finally:
+        await close_shared_clients()
 
 
 def run_chunk(test_id: int, trial_ids: list[int]) -> dict[str, int]:
@@ -1036,7 +1046,7 @@ def run_cells_sync(test_id: int, trial_ids: list[int] | None = None) -> dict[str
             if not isinstance(prepared, Cell):
                 stats["skipped"] += 1
                 break
-            outcome = asyncio.run(_call(prepared))
+            outcome = asyncio.run(_call_closing(prepared))
             result = cell_finish(plan, prepared, outcome)
             stats[result] += 1
             if result != "retry":

@@ -8,7 +8,7 @@ from typing import Any
 
 import anthropic
 
-from providers.adapters.base import IMAGE_MIME_TYPES, Adapter, Clock
+from providers.adapters.base import IMAGE_MIME_TYPES, Adapter, Clock, client_key, shared_async_client
 from providers.adapters.errors import connection_error, status_error, timeout_error
 from providers.types import (
     CompletionRequest,
@@ -186,7 +186,9 @@ class AnthropicAdapter(Adapter):
         self.check(request)
         body, warnings = self.build(request, stream=False)
         clock = Clock()
-        async with anthropic.AsyncAnthropic(**self._client_kwargs(request)) as client:
+        async with shared_async_client(
+            client_key(self.provider, request), lambda: anthropic.AsyncAnthropic(**self._client_kwargs(request))
+        ) as client:
             try:
                 message = await client.messages.create(**body)
             except anthropic.AnthropicError as exc:
@@ -222,7 +224,9 @@ class AnthropicAdapter(Adapter):
         body, warnings = self.build(request, stream=True)
         clock = Clock()
         state: dict[str, Any] = {"text": [], "finish": "", "usage": None, "output": None}
-        async with anthropic.AsyncAnthropic(**self._client_kwargs(request)) as client:
+        async with shared_async_client(
+            client_key(self.provider, request), lambda: anthropic.AsyncAnthropic(**self._client_kwargs(request))
+        ) as client:
             try:
                 stream = await client.messages.create(**body)
             except anthropic.AnthropicError as exc:

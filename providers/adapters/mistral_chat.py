@@ -12,7 +12,7 @@ from mistralai.client.errors import MistralError, NoResponseError, ResponseValid
 from mistralai.client.utils import BackoffStrategy, RetryConfig
 from mistralai.client.utils.logger import NoOpLogger
 
-from providers.adapters.base import IMAGE_MIME_TYPES, Adapter, Clock
+from providers.adapters.base import IMAGE_MIME_TYPES, Adapter, Clock, client_key, shared_async_client
 from providers.adapters.errors import connection_error, status_error, timeout_error
 from providers.types import (
     CompletionRequest,
@@ -219,7 +219,7 @@ class MistralAdapter(Adapter):
         self.check(request)
         body, warnings = self.build(request)
         clock = Clock()
-        async with self._client(request) as client:
+        async with shared_async_client(client_key(self.provider, request), lambda: self._client(request)) as client:
             try:
                 response = await client.chat.complete_async(**body)
             except self._errors as exc:
@@ -255,7 +255,7 @@ class MistralAdapter(Adapter):
         body, warnings = self.build(request)
         clock = Clock()
         state: dict[str, Any] = {"text": [], "finish": "", "usage": None}
-        async with self._client(request) as client:
+        async with shared_async_client(client_key(self.provider, request), lambda: self._client(request)) as client:
             try:
                 stream = await client.chat.stream_async(**body)
             except self._errors as exc:

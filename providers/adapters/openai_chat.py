@@ -8,7 +8,7 @@ from typing import Any
 
 import openai
 
-from providers.adapters.base import IMAGE_MIME_TYPES, Adapter, Clock, estimate_tokens
+from providers.adapters.base import IMAGE_MIME_TYPES, Adapter, Clock, client_key, estimate_tokens, shared_async_client
 from providers.adapters.errors import connection_error, status_error, timeout_error
 from providers.types import (
     CompletionRequest,
@@ -213,7 +213,9 @@ class OpenAIAdapter(Adapter):
         self.check(request)
         body, warnings = self.build(request, stream=False)
         clock = Clock()
-        async with self._async_client(request) as client:
+        async with shared_async_client(
+            client_key(self.provider, request), lambda: self._async_client(request)
+        ) as client:
             try:
                 response = await client.chat.completions.create(**body)
             except openai.OpenAIError as exc:
@@ -249,7 +251,9 @@ class OpenAIAdapter(Adapter):
         body, warnings = self.build(request, stream=True)
         clock = Clock()
         state = self._stream_state()
-        async with self._async_client(request) as client:
+        async with shared_async_client(
+            client_key(self.provider, request), lambda: self._async_client(request)
+        ) as client:
             try:
                 stream = await client.chat.completions.create(**body)
             except openai.OpenAIError as exc:
