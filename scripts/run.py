@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         worker = [PYTHON, "-m", "celery", "-A", "studio", "worker", "-P", "threads", "-c", str(args.concurrency)]
         worker += ["--loglevel", "INFO"]
         if has_beat_schedule(env):
-            schedule = BASE_DIR / "var" / "celerybeat-schedule"
+            schedule = Path(env.get("STUDIO_VAR_DIR") or BASE_DIR / "var") / "celerybeat-schedule"
             schedule.parent.mkdir(parents=True, exist_ok=True)
             worker += ["--beat", "--schedule", str(schedule)]
         commands["worker"] = worker

@@ -74,6 +74,9 @@ def test_make_run_serves_the_login_page_and_the_printed_demo_login_works(tmp_pat
         login = _wait_for_output(log, r"Log in with\s+(\S+@\S+)\s+/\s+(\S+)", process, timeout=240)
         email, password = login.group(1), login.group(2)
         _wait_for_output(log, r"celery@\S+ ready\.", process, timeout=120)
+        if getattr(settings, "CELERY_BEAT_SCHEDULE", None):
+            # Periodic tasks exist, so the worker runs beat too.
+            _wait_for_output(log, r"beat: Starting", process, timeout=60)
         base = f"http://127.0.0.1:{port}"
 
         jar = http.cookiejar.CookieJar()
