@@ -79,13 +79,13 @@ class Crawl:
     sidebar: list[str] = field(default_factory=list)
 
 
-def crawl(client: Any, start: str = "/", *, limit: int = 120, depth: int = 2) -> Crawl:
+def crawl(client: Any, start: str = "/", *, limit: int = 120, depth: int = 2, extra: tuple[str, ...] = ()) -> Crawl:
     """GET pages breadth-first from ``start`` (the sidebar first), at most ``limit`` URLs and ``depth`` hops.
 
     Query-string variants of one path count once (a list page with ?page=2, ?tag=x... is one page).
     """
     result = Crawl()
-    queue: deque[tuple[str, int]] = deque([(start, 0)])
+    queue: deque[tuple[str, int]] = deque([(start, 0), *((url, depth) for url in extra)])
     seen_paths: set[str] = set()
     while queue and len(result.statuses) < limit:
         url, level = queue.popleft()
