@@ -79,9 +79,11 @@ class VariableField:
 
     @property
     def accept(self) -> str:
-        return {"image": "image/png,image/jpeg,image/webp,image/gif", "audio": "audio/wav,audio/mpeg", "document": "application/pdf"}.get(
-            self.type, ""
-        )
+        return {
+            "image": "image/png,image/jpeg,image/webp,image/gif",
+            "audio": "audio/wav,audio/mpeg",
+            "document": "application/pdf",
+        }.get(self.type, "")
 
 
 @dataclass
@@ -134,7 +136,11 @@ def version_choices(prompt: Prompt, versions: list[PromptVersion]) -> list[Versi
 
 
 def prompts_for(workspace_id: int) -> list[Prompt]:
-    return list(Prompt.objects.filter(workspace_id=workspace_id, archived=False).order_by("name", "id").only("id", "name", "workspace_id"))
+    return list(
+        Prompt.objects.filter(workspace_id=workspace_id, archived=False)
+        .order_by("name", "id")
+        .only("id", "name", "workspace_id")
+    )
 
 
 def versions_for(prompt: Prompt) -> list[PromptVersion]:
@@ -160,7 +166,9 @@ def variable_fields(content: dict[str, Any]) -> list[VariableField]:
     from prompts.rendering import declared_variables
 
     return [
-        VariableField(name=v["name"], type=v.get("type", "text"), default=v.get("default"), description=v.get("description", ""))
+        VariableField(
+            name=v["name"], type=v.get("type", "text"), default=v.get("default"), description=v.get("description", "")
+        )
         for v in declared_variables(content).values()
     ]
 
@@ -185,7 +193,9 @@ def draft_view(content: dict[str, Any] | None) -> DraftView:
                 for name in placeholder_names(part.get("text", "")):
                     fixed.setdefault(name, None)
             else:
-                source = part.get("variable") and f"variable {part['variable']}" or ("uploaded file" if part.get("asset") else "URL")
+                source = (part.get("variable") and f"variable {part['variable']}") or (
+                    "uploaded file" if part.get("asset") else "URL"
+                )
                 view.other_parts.append(f"{message['role']} {kind} ({source})")
                 if part.get("variable"):
                     fixed.setdefault(part["variable"], None)
@@ -201,7 +211,11 @@ def default_target(content: dict[str, Any] | None, groups: list[ProviderGroup]) 
         for option in group.options:
             if option.value == wanted and option.available:
                 return {"value": wanted, "temperature": model.get("temperature"), "max_tokens": model.get("max_tokens")}
-    return {"value": f"echo:{ECHO_MODEL}", "temperature": model.get("temperature"), "max_tokens": model.get("max_tokens")}
+    return {
+        "value": f"echo:{ECHO_MODEL}",
+        "temperature": model.get("temperature"),
+        "max_tokens": model.get("max_tokens"),
+    }
 
 
 # --- the run request --------------------------------------------------------------------------------
@@ -255,7 +269,9 @@ class RunRequest:
         return rendered, prompt, version, values
 
 
-def _base_version(prompt_id: int | None, workspace_id: int, version: int | None, label: str | None) -> PromptVersion | None:
+def _base_version(
+    prompt_id: int | None, workspace_id: int, version: int | None, label: str | None
+) -> PromptVersion | None:
     """The version a draft starts from (None for a prompt without versions)."""
     from providers.selectors import NO_LABEL, NO_VERSION
 

@@ -14,11 +14,13 @@ answer 400 JSON before anything is sent or recorded.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -198,12 +200,22 @@ def playground_stream(request: HtmxHttpRequest) -> HttpResponse:
         )
     except ValidationError as error:
         return _json_error(error)
-    response = StreamingHttpResponse(
-        (services.sse(name, payload) for name, payload in events), content_type="text/event-stream"
-    )
+    response = StreamingHttpResponse(_sse_releasing_connection(events), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+def _sse_releasing_connection(events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[str]:
+    """SSE frames; the database connection goes back (to the pool) while the stream waits on providers.
+
+    A stream is open for seconds and touches the database only when a run starts or ends, so it
+    must not hold a connection (or a pool slot) that pages need meanwhile.
+    """
+    for name, payload in events:
+        yield services.sse(name, payload)
+        if name in ("run", "done", "error") and not connection.in_atomic_block:
+            connection.close()
 
 
 @login_required
@@ -216,7 +228,8 @@ def playground_estimate(request: HtmxHttpRequest) -> JsonResponse:
         run_request = playground.run_request_parse(body, workspace_id=membership.workspace_id)
         rendered, *_ = run_request.resolve()
     except ValidationError as error:
-        return _json_error(error)
+        # Half-filled input is normal while typing: the answer says why there is no estimate yet.
+        return JsonResponse({"estimates": [], "error": _error_payload(error)["detail"]})
     estimates: list[dict[str, Any]] = []
     for index, target in enumerate(run_request.targets):
         try:
@@ -237,7 +250,9 @@ def playground_upload(request: HtmxHttpRequest) -> JsonResponse:
     from prompts.services import asset_create
 
     if request.POST.get("prompt"):
-        prompt = get_object_for_user(Prompt.objects.all(), request.user, min_role=Role.EDITOR, pk=request.POST["prompt"])
+        prompt = get_object_for_user(
+            Prompt.objects.all(), request.user, min_role=Role.EDITOR, pk=request.POST["prompt"]
+        )
         membership = memberships_for(request.user)[prompt.workspace_id]
     else:
         membership = membership_for(request.user, request.POST.get("workspace"), min_role=Role.EDITOR)
@@ -394,9 +409,7 @@ def credential_test(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     credential = _credential_for(request, pk)
     check = services.credential_test(credential=credential)
     if request.htmx:
-        response = render(
-            request, "providers/credentials.html#test-result", {"check": check, "credential": credential}
-        )
+        response = render(request, "providers/credentials.html#test-result", {"check": check, "credential": credential})
         response["HX-Trigger"] = json.dumps(
             {"toast": {"message": check.message, "level": "success" if check.ok else "error"}}
         )
@@ -465,7 +478,9 @@ def models_page(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def custom_model_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    model = get_object_for_user(ModelInfo.objects.filter(workspace__isnull=False), request.user, min_role=Role.ADMIN, pk=pk)
+    model = get_object_for_user(
+        ModelInfo.objects.filter(workspace__isnull=False), request.user, min_role=Role.ADMIN, pk=pk
+    )
     services.custom_model_delete(model=model)
     messages.success(request, MODEL_DELETED.format(model=model.model_id))
     request.session[SESSION_WORKSPACE_KEY] = model.workspace_id

@@ -14,7 +14,10 @@ wsgi_app = "studio.wsgi:application"
 bind = [env_str("GUNICORN_BIND", f"0.0.0.0:{env_int('PORT', 8000)}")]
 worker_class = "gthread"
 workers = env_int("WEB_CONCURRENCY", max(2, multiprocessing.cpu_count()))
-threads = env_int("GUNICORN_THREADS", 8)
+# A playground stream holds its thread for seconds while providers answer, so size threads for the
+# streams plus the pages: benchmarks/playground_streams showed 2 workers x 8 threads queueing 16 streams
+# (and the pages behind them); 32 threads each keep pages fast with 16+ streams open.
+threads = env_int("GUNICORN_THREADS", 32)
 # gthread workers heartbeat from their main thread, so a long stream is not killed by this timeout.
 timeout = env_int("GUNICORN_TIMEOUT", 60)
 graceful_timeout = 30

@@ -76,7 +76,7 @@ def test_every_member_sees_the_playground(team: Any, role: str) -> None:
     response = client_for(team.user(role)).get(reverse("providers:playground"), {"prompt": prompt.pk})
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'data-playground' in html
+    assert "data-playground" in html
     assert "Questions" in html
     # Variables of the chosen version, with their defaults.
     assert 'data-variable="topic"' in html and 'value="cats"' in html
@@ -237,9 +237,7 @@ def test_refusals_answer_400_json_and_record_nothing(team: Any) -> None:
 
 
 def test_prompt_of_a_workspace_id_the_user_is_not_in_is_404_even_as_draft(team: Any) -> None:
-    theirs = prompt_create(
-        workspace=team.other_workspace, user=team.outsider, name="Theirs", content=QUESTION_PROMPT
-    )
+    theirs = prompt_create(workspace=team.other_workspace, user=team.outsider, name="Theirs", content=QUESTION_PROMPT)
     body = run_body(theirs, draft={"system": "", "user": "hi"})
     assert post_json(client_for(team.editor), "providers:playground-stream", body).status_code == 404
 
@@ -275,7 +273,11 @@ def test_draft_with_an_uploaded_image(team: Any, settings: Any, tmp_path: Any) -
 
     upload = client.post(
         reverse("providers:playground-upload"),
-        {"workspace": team.workspace.pk, "kind": "image", "file": SimpleUploadedFile("dot.png", png_bytes(), "image/png")},
+        {
+            "workspace": team.workspace.pk,
+            "kind": "image",
+            "file": SimpleUploadedFile("dot.png", png_bytes(), "image/png"),
+        },
     )
     assert upload.status_code == 200, upload.content
     asset_id = upload.json()["id"]
@@ -319,6 +321,17 @@ def test_estimate_is_labelled_and_viewers_may_ask(team: Any) -> None:
     assert first["estimated"] is True and float(first["cost"]) == 0
     assert second["output_tokens"] == 100 and float(second["cost"]) > 0 and "Estimate" in second["note"]
     assert Run.objects.count() == 0
+
+
+def test_estimate_of_half_filled_input_says_why_without_failing(team: Any) -> None:
+    prompt = make_prompt(team)
+    body = run_body(prompt, variables={"topic": "x"})
+    response = post_json(client_for(team.editor), "providers:playground-estimate", body)
+    assert response.status_code == 200
+    assert response.json()["estimates"] == [] and "question" in response.json()["error"]
+    blank = {"workspace": team.workspace.pk, "draft": {"system": "", "user": ""}, "targets": [{"model": "echo:echo"}]}
+    answer = post_json(client_for(team.viewer), "providers:playground-estimate", blank).json()
+    assert answer["error"] == playground.DRAFT_EMPTY
 
 
 def test_save_draft_as_new_version(team: Any) -> None:
