@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -99,6 +99,7 @@ class EstimateOutput(serializers.Serializer[Any]):
 class SummaryView(APIView):
     """Totals, error rate, latency/TTFT percentiles, and this month's spend with a projection to month end."""
 
+    @extend_schema_serializer(component_name="AnalyticsSummaryOutput")
     class Output(serializers.Serializer[Any]):
         range = RangeOutput(source="filters")
         totals = TotalsOutput()
@@ -127,6 +128,7 @@ class PointOutput(serializers.Serializer[Any]):
 class TimeseriesView(APIView):
     """Totals and percentiles per hour, day or week (every bucket of the range, empty ones with zeros)."""
 
+    @extend_schema_serializer(component_name="AnalyticsTimeseriesOutput")
     class Output(serializers.Serializer[Any]):
         range = RangeOutput(source="filters")
         interval = serializers.ChoiceField(choices=INTERVALS)
@@ -161,6 +163,7 @@ class BreakdownRowOutput(serializers.Serializer[Any]):
 class BreakdownView(APIView):
     """Totals and percentiles per provider, model, prompt, version, user or source (largest cost first)."""
 
+    @extend_schema_serializer(component_name="AnalyticsBreakdownOutput")
     class Output(serializers.Serializer[Any]):
         range = RangeOutput(source="filters")
         by = serializers.ChoiceField(choices=DIMENSIONS)
