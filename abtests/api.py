@@ -27,6 +27,7 @@ from abtests.models import COLUMN_TYPES, ABTest, Dataset, DatasetRow, Review, Re
 from accounts.models import Role
 from studio.api import Pagination
 from studio.permissions import membership_for
+from studio.throttling import WriteScopedRateThrottle
 
 
 @extend_schema_serializer(component_name="DatasetColumn")
@@ -181,6 +182,8 @@ class DatasetImportView(APIView):
     """Import a CSV, JSONL or ZIP (a CSV/JSONL plus media files) as a new dataset, or preview it (dry_run)."""
 
     parser_classes = [MultiPartParser, FormParser]
+    throttle_classes = [WriteScopedRateThrottle]
+    throttle_scope = "upload"
 
     @extend_schema_serializer(component_name="DatasetImportInput")
     class Input(serializers.Serializer[Any]):

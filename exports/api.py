@@ -24,6 +24,7 @@ from exports import exporters, services
 from exports.formats import MEDIA_MODES, ImportRefused
 from exports.snippets import LANGS, SNIPPET_MEDIA, snippet_for
 from studio.permissions import get_object_for_user, membership_for
+from studio.throttling import WriteScopedRateThrottle
 
 BAD_VERSIONS = "versions must be all or a version number."
 NO_SUCH_VERSION = "This prompt has no version {number}."
@@ -293,6 +294,8 @@ class WorkspaceExportView(APIView):
 
 class ImportView(APIView):
     parser_classes = [MultiPartParser, FormParser]
+    throttle_classes = [WriteScopedRateThrottle]
+    throttle_scope = "upload"
 
     @extend_schema_serializer(component_name="ExportImportInput")
     class Input(serializers.Serializer[Any]):

@@ -31,6 +31,7 @@ from prompts import selectors, services
 from prompts.models import Asset, AssetKind, Label, Prompt, PromptVersion
 from studio.api import Pagination
 from studio.permissions import get_object_for_user, membership_for
+from studio.throttling import WriteScopedRateThrottle
 
 FROM_TO_REQUIRED = "Give two version numbers: ?from=N&to=M."
 NAME_REQUIRED = "Give the prompt's slug: ?name=SLUG."
@@ -485,6 +486,8 @@ class RenderView(APIView):
 
 class AssetListView(APIView):
     parser_classes = [MultiPartParser, FormParser]
+    throttle_classes = [WriteScopedRateThrottle]
+    throttle_scope = "upload"
 
     @extend_schema_serializer(component_name="AssetUploadInput")
     class Input(serializers.Serializer[Any]):

@@ -22,6 +22,7 @@ from providers.models import ModelInfo, Provider, ProviderCredential, Run, RunSo
 from providers.serializers import CredentialOutputSerializer, ModelOutputSerializer, RunOutputSerializer
 from studio.api import Pagination
 from studio.permissions import get_object_for_user, membership_for, workspace_ids_for
+from studio.throttling import WriteScopedRateThrottle
 
 WORKSPACE_REQUIRED = "Give the workspace id (?workspace=<id>)."
 NOT_CUSTOM = "Only a workspace's custom models can be deleted here; shared catalog rows are edited in admin."
@@ -74,6 +75,9 @@ def _resolve(
 
 class RunCreateView(APIView):
     """Run a prompt version (or a draft) against up to 4 targets; JSON, or SSE when ``stream`` is true."""
+
+    throttle_classes = [WriteScopedRateThrottle]
+    throttle_scope = "run"
 
     @extend_schema(
         request=RunInput,

@@ -192,6 +192,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "login": THROTTLE_LOGIN_RATE,
         "register": env_str("THROTTLE_REGISTER_RATE", "10/min"),
+        # Provider calls (/api/testing/run/) and uploads/imports, per user (studio.throttling).
+        "run": env_str("THROTTLE_RUN_RATE", "60/min"),
+        "upload": env_str("THROTTLE_UPLOAD_RATE", "30/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
