@@ -25,6 +25,30 @@ def _clear_cache() -> Any:
     yield
 
 
+_DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences", "django_db_serialized_rollback"}
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request: pytest.FixtureRequest) -> None:
+    """Data migrations' rows (model catalog, starter templates) for every database test.
+
+    Transactional tests (live_server, real workers) end with a flush that also empties what the data
+    migrations loaded, so a later test in the same process would otherwise see no catalog and no
+    starter categories. Restoring them is cheap: one existence query each when they are present.
+    """
+    if not (_DB_FIXTURES & set(request.fixturenames) or request.node.get_closest_marker("django_db")):
+        return
+    from providers.catalog import load_default_models
+    from providers.models import ModelInfo
+    from templates_app.models import Category
+    from templates_app.services import starter_templates_load
+
+    if not ModelInfo.objects.filter(workspace__isnull=True).exists():
+        load_default_models(ModelInfo, update=False)
+    if not Category.objects.exists():
+        starter_templates_load()
+
+
 @dataclass
 class Team:
     workspace: Workspace
