@@ -227,3 +227,12 @@ def test_playground_page_query_count_does_not_grow_with_models(team: Any, django
 def test_settings_console_links_to_keys_and_models(team: Any) -> None:
     html = client_for(team.viewer).get(reverse("accounts:settings")).content.decode()
     assert reverse("providers:credentials") in html and reverse("providers:models") in html
+
+
+def test_prices_show_at_least_two_decimals_and_context_is_grouped(team: Any) -> None:
+    from providers.templatetags.providers_tags import price
+
+    assert [price(Decimal(v)) for v in ("2", "0.5", "0.075", "1.250000")] == ["2.00", "0.50", "0.075", "1.25"]
+    assert price(None) == "—"
+    html = client_for(team.viewer).get(reverse("providers:models")).content.decode()
+    assert "1,047,576" in html and ">2.50<" in html  # GPT-4.1 context, GPT-4o input price

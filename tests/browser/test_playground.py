@@ -166,3 +166,40 @@ def test_echo_draft_run_error_card_and_copy(
     page.locator(".pg-results").scroll_into_view_if_needed()
     shot(page, "playground-4-error")
     assert page.console_errors == []
+
+
+def test_admin_adds_tests_and_deletes_a_key_and_sees_the_catalog(
+    transactional_db: Any, team: Any, providers_on_fake: FakeProvider, page: Any, login: Any, shot: Any
+) -> None:
+    key = "sk-browser-SECRET-key-7f3c"
+    login(page, team.admin, team.password)
+    page.goto("/accounts/settings/")
+    page.get_by_role("link", name="Provider keys").click()
+    expect(page.get_by_role("heading", name="Provider keys", exact=True)).to_be_visible()
+    page.get_by_label("Provider").select_option("openai")
+    page.get_by_label("Label").fill("team budget")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Add key").click()
+    expect(page.locator(".toast")).to_contain_text("Added the OpenAI key")
+    row = page.locator("tbody tr", has_text="team budget")
+    expect(row).to_contain_text("…7f3c")
+    assert key not in page.content()
+
+    row.get_by_role("button", name="Test connection").click()
+    expect(row.locator(".credential-test")).to_contain_text("Connected to OpenAI")
+    shot(page, "provider-keys")
+
+    row.get_by_role("button", name="Delete").click()
+    expect(page.locator("#confirm-dialog")).to_be_visible()
+    page.locator("#confirm-ok").click()
+    expect(page.locator(".toast").last).to_contain_text("Deleted the OpenAI key")
+    expect(page.get_by_text("No provider keys yet")).to_be_visible()
+
+    page.get_by_role("link", name="Model catalog").first.click()
+    expect(page.get_by_role("heading", name="Model catalog", exact=True)).to_be_visible()
+    expect(page.locator(".page-subtitle")).to_contain_text("prices read on")
+    expect(page.get_by_role("row", name=re.compile("Mistral Small")).locator(".badge-staging")).to_have_text(
+        "unverified"
+    )
+    shot(page, "model-catalog")
+    assert page.console_errors == []
