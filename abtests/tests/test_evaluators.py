@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -113,9 +112,9 @@ def test_missing_row_variable_fails_the_check_with_a_detail() -> None:
 
 def test_catastrophic_regex_is_stopped_by_the_timeout() -> None:
     configs = validate_evaluators([{"type": "regex", "pattern": "(?:a|aa)+b"}])
-    started = time.monotonic()
+    # Without the timeout this backtracking pattern would run for ages on 90 "a"s; the detail proves
+    # the regex engine's timeout stopped it (no wall-clock assertion: the machine's load varies).
     (check,) = evaluate(configs, "a" * 90).checks
-    assert time.monotonic() - started < 2
     assert check.passed is False
     assert check.detail == DETAIL_REGEX_TIMEOUT
 
