@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -518,6 +519,45 @@ def _stream_runs(
                 elapsed = int((timezone.now() - started[index]).total_seconds() * 1000)
                 error = ProviderError("cancelled", CANCELLED, partial_text="".join(texts[index]))  # type: ignore[arg-type]
                 run_fail(run=run, error=error, latency_ms=elapsed, ttft_ms=first[index])
+
+
+# --- interrupted runs -------------------------------------------------------------------------------
+INTERRUPTED_KIND = "interrupted"
+INTERRUPTED = (
+    "The server handling this call stopped before the answer was recorded (a restart or a crash). "
+    "Nothing more will arrive for it; run it again."
+)
+
+
+def run_stale_seconds() -> float:
+    """How long a Run may stay ``running`` before the sweep calls it interrupted.
+
+    Longer than any call can take: every attempt may wait the full provider timeout, and a stream
+    may go on for a while after its first byte; ``RUN_STALE_SECONDS`` overrides it.
+    """
+    configured = getattr(settings, "RUN_STALE_SECONDS", None)
+    if configured:
+        return float(configured)
+    attempts = int(getattr(settings, "PROVIDER_MAX_RETRIES", 2)) + 1
+    return float(settings.PROVIDER_TIMEOUT_SECONDS) * attempts + 300.0
+
+
+def run_sweep_stale(*, now: Any = None, older_than: float | None = None) -> int:
+    """Mark Runs left ``running`` by a process that died (a killed web worker mid-stream) as errors.
+
+    A live process always finishes its Runs (ok, error or cancelled), so a Run still running after
+    ``older_than`` seconds (``run_stale_seconds()``) has no one left to finish it. It becomes an error
+    of kind ``interrupted`` with a message that says so; its output so far is kept. Returns how many.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=run_stale_seconds() if older_than is None else older_than)
+    return Run.objects.filter(status=RunStatus.RUNNING, created_at__lt=cutoff).update(
+        status=RunStatus.ERROR,
+        error_kind=INTERRUPTED_KIND,
+        error_message=INTERRUPTED,
+        cost=Decimal(0),
+        finished_at=now,
+    )
 
 
 # --- credentials ------------------------------------------------------------------------------------

@@ -148,6 +148,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Analytics: daily rollups through yesterday (idempotent) and budget alerts (once per threshold a month).
     "analytics-rollups": {"task": "analytics.refresh_rollups", "schedule": float(env_int("ANALYTICS_ROLLUP_SECONDS", 900))},
     "analytics-budgets": {"task": "analytics.check_budgets", "schedule": float(env_int("ANALYTICS_BUDGET_SECONDS", 300))},
+    # Providers: Runs a dead web worker left "running" become errors of kind "interrupted".
+    "providers-sweep-stale-runs": {"task": "providers.sweep_stale_runs", "schedule": float(env_int("RUN_SWEEP_SECONDS", 300))},
 }
 
 # --- A/B test run engine (abtests.engine) ----------------------------------------------------
@@ -295,6 +297,8 @@ PROVIDER_RETRY_INITIAL_MS = env_int("PROVIDER_RETRY_INITIAL_MS", 500)
 PROVIDER_RETRY_MAX_ELAPSED_MS = env_int("PROVIDER_RETRY_MAX_ELAPSED_MS", 30_000)
 MEDIA_FETCH_MAX_BYTES = env_int("MEDIA_FETCH_MAX_BYTES", 20 * 1024 * 1024)
 
+# A Run still "running" after this long was interrupted (0 = provider timeout x attempts + 300 s).
+RUN_STALE_SECONDS = env_int("RUN_STALE_SECONDS", 0)
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
