@@ -22,6 +22,8 @@ WORKSPACE_REQUIRED = "workspace is required: the id of a workspace where you are
 
 
 class AuditEventListView(APIView):
+    pagination_class = Pagination  # paginated by hand below; drf-spectacular documents the page envelope from it
+
     class Output(serializers.ModelSerializer[AuditEvent]):
         actor_id = serializers.IntegerField(allow_null=True)
         workspace_id = serializers.IntegerField(allow_null=True)
@@ -67,6 +69,6 @@ class AuditEventListView(APIView):
         if errors:
             raise ValidationError({field: [text] for field, text in errors.items()})
         events = selectors.event_list(workspace_id=membership.workspace_id, filters=filters)
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page: Any = paginator.paginate_queryset(events, request, view=self)
         return paginator.get_paginated_response(self.Output(page, many=True).data)

@@ -178,6 +178,8 @@ def _archived_param(raw: str | None) -> bool | None:
 
 
 class PromptListView(APIView):
+    pagination_class = Pagination  # documents the page envelope (paginated by hand)
+
     @extend_schema_serializer(component_name="PromptCreateInput")
     class Input(serializers.Serializer[Any]):
         workspace = serializers.IntegerField()
@@ -276,6 +278,8 @@ VersionCreated = inline_serializer(
 
 
 class VersionListView(APIView):
+    pagination_class = Pagination  # documents the page envelope (paginated by hand)
+
     @extend_schema_serializer(component_name="VersionCreateInput")
     class Input(serializers.Serializer[Any]):
         content = serializers.JSONField()
@@ -485,6 +489,7 @@ class RenderView(APIView):
 
 
 class AssetListView(APIView):
+    pagination_class = Pagination  # documents the page envelope (paginated by hand)
     parser_classes = [MultiPartParser, FormParser]
     throttle_classes = [WriteScopedRateThrottle]
     throttle_scope = "upload"
@@ -549,7 +554,8 @@ class AssetContentView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("thumbnail", bool)],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        # The stored file's real type: images (thumbnails are WebP), WAV/MP3 audio, PDF.
+        responses={(200, media): OpenApiTypes.BINARY for media in ("image/*", "audio/*", "application/pdf")},
     )
     def get(self, request: Request, asset_id: str) -> FileResponse:
         asset = _asset_for(request, asset_id)

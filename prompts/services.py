@@ -171,7 +171,7 @@ def prompt_delete(*, prompt: Prompt) -> None:
     try:
         prompt.delete()
     except (ProtectedError, RestrictedError) as exc:
-        names = sorted({obj._meta.verbose_name_plural for obj in exc.protected_objects if hasattr(obj, "_meta")})
+        names = sorted({str(obj._meta.verbose_name_plural) for obj in exc.protected_objects if hasattr(obj, "_meta")})
         raise ValidationError(PROMPT_IN_USE.format(error=", ".join(names) or "in use")) from None
 
 

@@ -145,6 +145,8 @@ RUN_FILTERS = ["workspace", "prompt", "prompt_version", "model", "provider", "st
 class RunListView(APIView):
     """Runs in the caller's workspaces, newest first; filter by prompt, model, status, source and date."""
 
+    pagination_class = Pagination  # documents the page envelope (paginated by hand)
+
     @extend_schema(
         parameters=[OpenApiParameter(name, str, required=False) for name in RUN_FILTERS],
         responses={200: RunOutputSerializer(many=True)},

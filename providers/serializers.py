@@ -10,7 +10,9 @@ from providers.models import ModelInfo, ProviderCredential, Run
 
 
 class RunOutputSerializer(serializers.ModelSerializer):
-    prompt_version_number = serializers.IntegerField(source="prompt_version.number", read_only=True, default=None)
+    prompt_version_number = serializers.IntegerField(
+        source="prompt_version.number", read_only=True, default=None, allow_null=True
+    )
     cost = serializers.DecimalField(max_digits=16, decimal_places=8, coerce_to_string=True)
 
     class Meta:

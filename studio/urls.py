@@ -41,3 +41,6 @@ urlpatterns = [
     path("api/", include((api_urlpatterns, "api"))),
     path("admin/", admin.site.urls),
 ]
+
+handler404 = "studio.errors.not_found"
+handler500 = "studio.errors.server_error"

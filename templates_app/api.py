@@ -84,6 +84,8 @@ def _workspace_param(request: Request) -> Any:
 class TemplateListView(APIView):
     """Starters plus the templates of your workspaces (or of ``?workspace=``); create a workspace template."""
 
+    pagination_class = Pagination  # documents the page envelope (paginated by hand)
+
     @extend_schema_serializer(component_name="TemplateCreateInput")
     class Input(serializers.Serializer[Any]):
         workspace = serializers.IntegerField()
