@@ -212,10 +212,17 @@ def _sse_releasing_connection(events: Iterator[tuple[str, dict[str, Any]]]) -> I
     A stream is open for seconds and touches the database only when a run starts or ends, so it
     must not hold a connection (or a pool slot) that pages need meanwhile.
     """
-    for name, payload in events:
-        yield services.sse(name, payload)
-        if name in ("run", "done", "error") and not connection.in_atomic_block:
-            connection.close()
+    try:
+        for name, payload in events:
+            yield services.sse(name, payload)
+            if name in ("run", "done", "error") and not connection.in_atomic_block:
+                connection.close()
+    finally:
+        # A client that goes away closes this generator: close the runs' stream now, which records
+        # the unfinished runs as cancelled with the text so far.
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
 
 
 @login_required

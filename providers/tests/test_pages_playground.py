@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from django.core.signals import request_finished
+from django.db import close_old_connections
 from django.test import Client
 from django.urls import reverse
 
@@ -394,3 +396,85 @@ def test_draft_content_drops_empty_text_and_needs_something() -> None:
     assert playground.DRAFT_EMPTY in error.value.messages
     document = playground.draft_content(base=None, system="", user="Hi {{ a }}", image=None)
     assert document["messages"] == [{"role": "user", "content": [{"type": "text", "text": "Hi {{ a }}"}]}]
+
+
+def test_client_going_away_records_the_run_as_cancelled(team: Any, providers_on_fake: FakeProvider) -> None:
+    from django.test import RequestFactory
+
+    from providers.views import playground_stream
+
+    add_credential(team.workspace, "openai")
+    providers_on_fake.chunk_delay_ms = 50
+    prompt = make_prompt(team)
+    body = run_body(prompt, targets=[{"model": "openai:gpt-4o"}])
+    request = RequestFactory().post(reverse("providers:playground-stream"), json.dumps(body), "application/json")
+    request.user = team.editor
+    request._dont_enforce_csrf_checks = True
+    response = playground_stream(request)
+    frames = iter(response)
+    received = b""
+    while b"event: delta" not in received:
+        received += next(frames)
+    # What the WSGI server does when the browser disconnects (keeping the test's database connection).
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
+    run = Run.objects.get()
+    assert run.status == RunStatus.ERROR and run.error_kind == "cancelled"
+    assert run.output  # the text streamed so far is kept
+
+
+def test_a_chosen_key_is_used_when_a_provider_has_several(team: Any, providers_on_fake: FakeProvider) -> None:
+    add_credential(team.workspace, "openai", key="sk-first-key-aaaa")
+    second = add_credential(team.workspace, "openai", key="sk-second-key-bbbb")
+    first = add_credential(team.workspace, "openai", key="sk-newest-key-cccc")
+    html = client_for(team.editor).get(reverse("providers:playground")).content.decode()
+    assert "…bbbb" in html and "…cccc" in html and "sk-second-key-bbbb" not in html
+    prompt = make_prompt(team)
+    body = run_body(prompt, targets=[{"model": "openai:gpt-4o", "credential": str(second.pk)}])
+    sse_events(post_json(client_for(team.editor), "providers:playground-stream", body))
+    assert Run.objects.get().credential == second
+    assert providers_on_fake.last("openai").headers["authorization"] == "Bearer sk-second-key-bbbb"
+
+    theirs = add_credential(team.other_workspace, "openai")
+    foreign = run_body(prompt, targets=[{"model": "openai:gpt-4o", "credential": theirs.pk}])
+    refused = post_json(client_for(team.editor), "providers:playground-stream", foreign)
+    assert refused.status_code == 400 and Run.objects.count() == 1
+    assert first.pk != second.pk
+
+
+def test_image_variable_upload_then_run(team: Any, settings: Any, tmp_path: Any) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    content = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "What is this?"}, {"type": "image", "variable": "photo"}],
+            }
+        ],
+        "variables": [{"name": "photo", "type": "image"}],
+    }
+    prompt = make_prompt(team, "Photo", content)
+    client = client_for(team.editor)
+    html = client.get(reverse("providers:playground"), {"prompt": prompt.pk}).content.decode()
+    assert 'data-variable="photo" data-type="image"' in html and "Upload an image" in html
+    upload = client.post(
+        reverse("providers:playground-upload"),
+        {"prompt": prompt.pk, "kind": "image", "file": SimpleUploadedFile("p.png", png_bytes(), "image/png")},
+    )
+    asset_id = upload.json()["id"]
+    wrong_kind = client.post(
+        reverse("providers:playground-upload"),
+        {"prompt": prompt.pk, "kind": "audio", "file": SimpleUploadedFile("p.png", png_bytes(), "image/png")},
+    )
+    assert wrong_kind.status_code == 400 and "not audio" in wrong_kind.json()["detail"]
+    body = run_body(prompt, variables={"photo": {"asset": asset_id}}, targets=[{"model": "echo:echo"}])
+    events = sse_events(post_json(client, "providers:playground-stream", body))
+    assert [n for n, _ in events if n in ("done", "error")] == ["done"]
+    run = Run.objects.get()
+    assert {"type": "image", "asset": asset_id, "detail": "auto"} in run.input["messages"][0]["content"]
+    assert run.variables == {"photo": {"asset": asset_id}}
