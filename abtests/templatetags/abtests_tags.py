@@ -97,3 +97,29 @@ def duration(seconds: Any) -> str:
 def thousands(value: Any) -> str:
     number = _number(value)
     return "—" if number is None else f"{number:,.0f}"
+
+
+@register.filter
+def evaluator_setting(config: dict[str, Any]) -> str:
+    """The one setting that says what an evaluator checks, e.g. a pattern or '10-2000 chars'.
+
+    Done in Python: in a template, ``config.values`` on a dict without that key resolves to
+    ``dict.values()`` and prints every setting.
+    """
+    for key in ("value", "pattern", "rubric", "mode"):
+        if config.get(key) not in (None, ""):
+            return str(config[key])
+    if isinstance(config.get("values"), list):
+        return ", ".join(str(v) for v in config["values"])
+    if "min_chars" in config or "max_chars" in config:
+        low, high = config.get("min_chars"), config.get("max_chars")
+        if low is not None and high is not None:
+            return f"{low}–{high} characters"
+        return f"at least {low} characters" if low is not None else f"at most {high} characters"
+    if config.get("max_ms") is not None:
+        return f"at most {config['max_ms']:g} ms"
+    if config.get("max_usd") is not None:
+        return f"at most ${config['max_usd']:g}"
+    if config.get("schema") is not None:
+        return "JSON schema"
+    return ""
