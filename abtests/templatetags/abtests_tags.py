@@ -114,7 +114,7 @@ def evaluator_setting(config: dict[str, Any]) -> str:
     if "min_chars" in config or "max_chars" in config:
         low, high = config.get("min_chars"), config.get("max_chars")
         if low is not None and high is not None:
-            return f"{low}–{high} characters"
+            return f"{low} to {high} characters"
         return f"at least {low} characters" if low is not None else f"at most {high} characters"
     if config.get("max_ms") is not None:
         return f"at most {config['max_ms']:g} ms"

@@ -17,7 +17,7 @@ def test_evaluator_setting_names_what_each_evaluator_checks() -> None:
     assert [evaluator_setting(c) for c in configs] == [
         "{{ expected }}",
         "at most 2000 characters",
-        "10–20 characters",
+        "10 to 20 characters",
         "yes, no",
         "^ok",
     ]
