@@ -37,6 +37,8 @@ from abtests.models import (
     Variant,
 )
 from accounts.models import User, Workspace
+from audit.context import request_user
+from audit.services import record
 
 NAME_REQUIRED = "A dataset needs a name."
 NAME_TOO_LONG = "A dataset name is at most 200 characters."
@@ -164,6 +166,7 @@ def dataset_update(
 @transaction.atomic
 def dataset_delete(*, dataset: Dataset) -> None:
     """Delete a dataset and its rows. Snapshots that tests use stay (they keep their own copy)."""
+    record(action="dataset.deleted", actor=request_user(), workspace=dataset.workspace_id, target=dataset)
     dataset.delete()
 
 
@@ -598,6 +601,7 @@ def abtest_delete(*, test: ABTest) -> None:
     """Delete a test with its trials and reviews (the provider Runs stay, for analytics)."""
     if test.is_active:
         raise TestError(TEST_RUNNING_DELETE, field="status")
+    record(action="abtest.deleted", actor=request_user(), workspace=test.workspace_id, target=test)
     test.delete()
 
 

@@ -115,6 +115,7 @@ ACTION_LABELS: dict[str, str] = {
     "prompt.deleted": "Prompt deleted",
     "template.deleted": "Template deleted",
     "dataset.deleted": "Dataset deleted",
+    "abtest.deleted": "A/B test deleted",
     "export.created": "Export downloaded",
     "import.applied": "Import applied",
 }

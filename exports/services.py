@@ -22,6 +22,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from accounts.models import User, Workspace
+from audit.services import record
 from exports.archive import MANIFEST, ZIP_NO_MANIFEST, Archive, is_zip, open_archive, safe_name
 from exports.formats import (
     EMPTY_FILE,
@@ -249,6 +250,16 @@ def document_import(
             result.notes = list(ctx.notes)
             if dry_run:
                 raise _DryRun
+            record(
+                action="import.applied",
+                actor=user,
+                workspace=workspace,
+                details={
+                    "kind": result.kind,
+                    "assets": result.assets,
+                    "created": {k: len(v) for k, v in result.created.items()},
+                },
+            )
     except _DryRun:
         _delete_orphans(written)
         return result

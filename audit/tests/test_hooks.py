@@ -163,3 +163,38 @@ def test_template_delete_is_logged(team: Any, api: Any) -> None:
     assert api(team.admin).delete(reverse("api:template-detail", args=[template.pk])).status_code == 204
     event = only("template.deleted")
     assert (event.actor_id, event.workspace_id, event.target_repr) == (team.admin.pk, team.workspace.pk, str(template))
+
+
+# --- datasets, A/B tests, imports ---------------------------------------------------------------
+
+
+def test_dataset_and_abtest_deletes_are_logged(team: Any, api: Any) -> None:
+    from abtests.tests.factories import make_test
+
+    test = make_test(team.workspace, rows=1, name="Old test")
+    dataset = test.dataset
+    assert api(team.admin).delete(reverse("api:test-detail", args=[test.pk])).status_code == 204
+    assert api(team.admin).delete(reverse("api:dataset-detail", args=[dataset.pk])).status_code == 204
+    assert (only("abtest.deleted").actor_id, only("abtest.deleted").target_repr) == (team.admin.pk, str(test))
+    assert only("dataset.deleted").target_id == str(dataset.pk)
+
+
+def test_an_applied_import_is_logged_and_a_dry_run_is_not(team: Any) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from exports.exporters import prompt_export
+    from exports.services import bundle_import
+
+    prompt = prompt_create(workspace=team.workspace, user=team.editor, name="Exported")
+    version_create(prompt=prompt, user=team.editor, content=text_document("hi"))
+    exported = prompt_export(prompt=prompt, fmt="json")
+
+    def upload() -> SimpleUploadedFile:
+        return SimpleUploadedFile(exported.filename, exported.data)
+
+    bundle_import(workspace=team.workspace, user=team.editor, upload=upload(), dry_run=True)
+    assert not AuditEvent.objects.filter(action="import.applied").exists()
+    bundle_import(workspace=team.workspace, user=team.editor, upload=upload())
+    event = only("import.applied")
+    assert event.actor_id == team.editor.pk and event.workspace_id == team.workspace.pk
+    assert event.details["created"]
