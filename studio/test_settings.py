@@ -18,8 +18,8 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("CELERY_FILESYSTEM_BROKER_DIR", os.path.join("var", "test", "broker"))
 os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 
-from studio.settings import *  # noqa: E402,F403
-from studio.settings import CACHES, DATABASES, STORAGES, VAR_DIR  # noqa: E402
+from studio.settings import *  # noqa: F403
+from studio.settings import CACHES, DATABASES, STORAGES, VAR_DIR
 
 # A run id shared by the xdist controller and its workers keeps concurrent test runs apart.
 _run = os.environ.setdefault("STUDIO_TEST_RUN", str(os.getpid()))
