@@ -627,7 +627,7 @@ def abtest_start(*, test: ABTest, user: User | None = None, enqueue: bool = True
     from abtests import engine
 
     with transaction.atomic():
-        test = ABTest.objects.select_for_update().select_related("dataset").get(pk=test.pk)
+        test = ABTest.objects.select_for_update(of=("self",)).select_related("dataset").get(pk=test.pk)
         if not test.is_draft:
             raise TestError(TEST_NOT_STARTABLE.format(status=test.get_status_display().lower()), field="status")
         if test.dataset is None:
