@@ -38,6 +38,11 @@ def _reference_data(request: pytest.FixtureRequest) -> None:
     """
     if not (_DB_FIXTURES & set(request.fixturenames) or request.node.get_closest_marker("django_db")):
         return
+    # Autouse fixtures run first: open the database the test asked for (e.g. through `team`) now.
+    for name in ("transactional_db", "db"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name)
+            break
     from providers.catalog import load_default_models
     from providers.models import ModelInfo
     from templates_app.models import Category
