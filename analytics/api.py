@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Role
-from analytics import selectors
+from analytics import histograms, selectors
 from analytics.filters import (
     DIMENSIONS,
     INTERVALS,
@@ -30,6 +30,10 @@ from providers.models import Provider, RunSource
 from studio.permissions import membership_for
 
 WORKSPACE_REQUIRED = "Give the workspace id (?workspace=<id>)."
+PERCENTILES_METHOD_HELP = (
+    f'"{histograms.EXACT}" (read from every run) when no day of the range is rolled up yet, else '
+    f'"{histograms.APPROXIMATE}" (summed daily histograms).'
+)
 
 FILTER_PARAMETERS = [
     OpenApiParameter("workspace", OpenApiTypes.INT, required=True, description="Workspace id."),
@@ -104,6 +108,7 @@ class SummaryView(APIView):
         range = RangeOutput(source="filters")
         totals = TotalsOutput()
         percentiles = PercentilesOutput()
+        percentiles_method = serializers.CharField(help_text=PERCENTILES_METHOD_HELP)
         month = EstimateOutput()
 
     @extend_schema(parameters=FILTER_PARAMETERS, responses=Output)
@@ -112,7 +117,13 @@ class SummaryView(APIView):
         through = selectors.rollup_through()
         result = selectors.summary(filters, through=through)
         estimate = selectors.month_estimate(filters, through=through)
-        payload = {"filters": filters, "totals": result.totals, "percentiles": result.percentiles, "month": estimate}
+        payload = {
+            "filters": filters,
+            "totals": result.totals,
+            "percentiles": result.percentiles,
+            "percentiles_method": result.percentiles_method,
+            "month": estimate,
+        }
         return Response(self.Output(payload).data)
 
 
@@ -132,6 +143,7 @@ class TimeseriesView(APIView):
     class Output(serializers.Serializer[Any]):
         range = RangeOutput(source="filters")
         interval = serializers.ChoiceField(choices=INTERVALS)
+        percentiles_method = serializers.CharField(help_text=PERCENTILES_METHOD_HELP)
         points = PointOutput(many=True)
 
     @extend_schema(
@@ -167,6 +179,7 @@ class BreakdownView(APIView):
     class Output(serializers.Serializer[Any]):
         range = RangeOutput(source="filters")
         by = serializers.ChoiceField(choices=DIMENSIONS)
+        percentiles_method = serializers.CharField(help_text=PERCENTILES_METHOD_HELP)
         rows = BreakdownRowOutput(many=True)
         totals = TotalsOutput()
 

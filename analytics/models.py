@@ -1,8 +1,12 @@
 """Daily usage rollups over provider Runs, and workspace budgets with their alerts.
 
 ``DailyUsage`` holds one row per (day, workspace, provider, model, prompt, prompt version, user, source,
-status) with sums and counts; ``RollupState`` says through which day the rollups are complete. Days
-after that (normally only today) are aggregated live from ``providers.Run``.
+status) with sums and counts, and for successful calls latency and TTFT histograms (fixed log-spaced
+buckets, see ``analytics.histograms``) that past days' percentiles are read from; ``DailyModelUsage`` is
+the same summed per model (fewer rows, for questions about nothing but providers and models).
+``RollupState`` says
+through which day the rollups are complete; later days (normally only today) are aggregated live from
+``providers.Run``.
 """
 
 from __future__ import annotations
@@ -13,7 +17,31 @@ from django.conf import settings
 from django.db import models
 
 
-class DailyUsage(models.Model):
+class UsageFigures(models.Model):
+    """Sums and counts of a rollup row's calls; latency and TTFT histograms of its successful ones."""
+
+    calls = models.PositiveIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cached_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=20, decimal_places=8, default=Decimal("0"))
+    latency_sum = models.BigIntegerField(default=0, help_text="Sum of latency (ms) over calls with a latency.")
+    latency_count = models.PositiveIntegerField(default=0)
+    ttft_sum = models.BigIntegerField(default=0)
+    ttft_count = models.PositiveIntegerField(default=0)
+    latency_hist = models.BinaryField(
+        default=b"", help_text="Latency histogram of successful calls (analytics.histograms: sparse bucket counts)."
+    )
+    latency_max = models.PositiveIntegerField(null=True, blank=True)
+    ttft_hist = models.BinaryField(default=b"", help_text="Time-to-first-token histogram of successful calls.")
+    ttft_max = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class DailyUsage(UsageFigures):
     day = models.DateField()
     workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
     provider = models.CharField(max_length=30)
@@ -29,21 +57,33 @@ class DailyUsage(models.Model):
     )
     source = models.CharField(max_length=20)
     status = models.CharField(max_length=10)
-    calls = models.PositiveIntegerField(default=0)
-    input_tokens = models.BigIntegerField(default=0)
-    output_tokens = models.BigIntegerField(default=0)
-    cached_tokens = models.BigIntegerField(default=0)
-    reasoning_tokens = models.BigIntegerField(default=0)
-    cost = models.DecimalField(max_digits=20, decimal_places=8, default=Decimal("0"))
-    latency_sum = models.BigIntegerField(default=0, help_text="Sum of latency (ms) over calls with a latency.")
-    latency_count = models.PositiveIntegerField(default=0)
-    ttft_sum = models.BigIntegerField(default=0)
-    ttft_count = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = "daily usage"
         verbose_name_plural = "daily usage"
         indexes = [models.Index(fields=["workspace", "day"], name="dailyusage_ws_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.provider}/{self.model} {self.calls} calls"
+
+
+class DailyModelUsage(UsageFigures):
+    """``DailyUsage`` summed over prompts, users and sources: one row per (day, workspace, provider, model,
+    status), several times fewer rows. Questions that filter or group by nothing else (the unfiltered
+    dashboard, a provider or model filter, breakdowns by provider or model) read these."""
+
+    day = models.DateField()
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+", db_index=False)
+    provider = models.CharField(max_length=30)
+    model = models.CharField(max_length=200)
+    status = models.CharField(max_length=10)
+
+    FIELDS = frozenset({"day", "workspace_id", "provider", "model", "status"})
+
+    class Meta:
+        verbose_name = "daily usage per model"
+        verbose_name_plural = "daily usage per model"
+        indexes = [models.Index(fields=["workspace", "day"], name="dailymodelusage_ws_day_idx")]
 
     def __str__(self) -> str:
         return f"{self.day} {self.provider}/{self.model} {self.calls} calls"

@@ -2,10 +2,19 @@
 
 Sums and counts for whole past days come from the ``DailyUsage`` rollups (complete through
 ``RollupState.through``); later days (normally only today) are aggregated live from ``providers.Run``.
-Hourly series always read Runs. Percentiles (latency and time to first token of successful calls) always
-read Runs: PostgreSQL computes them with ``percentile_cont``; other databases (SQLite) fetch only the
-latency columns of the filtered runs and interpolate the same way (linear, like ``percentile_cont`` and
-numpy's default). The number of queries never depends on the number of runs, groups or buckets.
+Hourly series always read Runs. The number of queries never depends on the number of runs, groups or
+buckets.
+
+Percentiles (latency and time to first token of successful calls):
+
+- *exact* when every day of the range is aggregated live (nothing rolled up yet, or only today), and for
+  hourly buckets: read from Runs. PostgreSQL computes them with ``percentile_cont``; other databases
+  (SQLite) fetch only the latency columns of the filtered runs and interpolate the same way (linear, like
+  ``percentile_cont`` and numpy's default).
+- *approximate* when the range includes rolled-up days: read from the rollups' fixed log-spaced
+  histograms (``analytics.histograms``), summed over the rows of the range, with today's runs bucketed
+  the same way; within ``histograms.MAX_RELATIVE_ERROR`` of the exact value. Results say which
+  (``percentiles_method``: ``histograms.EXACT`` or ``histograms.APPROXIMATE``).
 
 Definitions: *calls* are finished runs (ok or error; running ones are left out); *error rate* is errors
 / calls; latency and TTFT figures cover successful calls that report them.
@@ -22,13 +31,15 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 from django.db import connections, transaction
 from django.db.models import Aggregate, Count, F, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate, TruncHour, TruncWeek
 from django.utils import timezone
 
+from analytics import histograms
 from analytics.filters import Filters, day_start, today
-from analytics.models import Budget, BudgetAlert, DailyUsage, RollupState
+from analytics.models import Budget, BudgetAlert, DailyModelUsage, DailyUsage, RollupState
 from providers.models import ModelInfo, Provider, Run, RunSource, RunStatus
 
 FINISHED = (RunStatus.OK.value, RunStatus.ERROR.value)
@@ -155,6 +166,7 @@ class Summary:
     filters: Filters
     totals: Totals
     percentiles: Percentiles
+    percentiles_method: str = histograms.EXACT
 
 
 @dataclass
@@ -169,6 +181,7 @@ class Timeseries:
     filters: Filters
     interval: str
     points: list[Point]
+    percentiles_method: str = histograms.EXACT
 
 
 @dataclass
@@ -188,6 +201,7 @@ class Breakdown:
     by: str
     rows: list[BreakdownRow]
     totals: Totals = field(default_factory=Totals)
+    percentiles_method: str = histograms.EXACT
 
 
 @dataclass
@@ -220,8 +234,24 @@ def runs_for(filters: Filters) -> QuerySet[Run]:
     return qs.order_by()
 
 
-def usage_for(filters: Filters) -> QuerySet[DailyUsage]:
-    return DailyUsage.objects.filter(day__gte=filters.start, day__lte=filters.end, **filters.run_filters()).order_by()
+def _referenced(expressions: Iterable[Any]) -> set[str]:
+    """The model fields that expressions (F(), TruncWeek("day") ...) read."""
+    names: set[str] = set()
+    for expression in expressions:
+        if isinstance(expression, F):
+            names.add(expression.name)
+        elif hasattr(expression, "get_source_expressions"):
+            names |= _referenced(expression.get_source_expressions())
+    return names
+
+
+def usage_for(filters: Filters, group: dict[str, Any] | None = None) -> QuerySet[Any]:
+    """The rollup rows of the filters' days: per model (``DailyModelUsage``, fewer rows) when neither the
+    filters nor the grouping need another dimension, else the full ``DailyUsage``."""
+    lookups = filters.run_filters()
+    needed = set(lookups) | _referenced((group or {}).values())
+    model = DailyModelUsage if needed <= DailyModelUsage.FIELDS else DailyUsage
+    return model.objects.filter(day__gte=filters.start, day__lte=filters.end, **lookups).order_by()
 
 
 def _split(filters: Filters, through: date | None) -> tuple[Filters | None, Filters | None]:
@@ -287,7 +317,7 @@ def grouped_sums(
     rolled, live = _split(filters, through if rollup_group is not None else None)
     result: dict[Any, Totals] = defaultdict(Totals)
     if rolled is not None and rollup_group is not None:
-        for row in usage_for(rolled).values(**rollup_group).annotate(**rollup_sums()):
+        for row in usage_for(rolled, rollup_group).values(**rollup_group).annotate(**rollup_sums()):
             result[_key(row, rollup_group, normalize)].add(row)
     if live is not None:
         for row in runs_for(live).values(**raw_group).annotate(**raw_sums()):
@@ -355,13 +385,287 @@ def grouped_percentiles(filters: Filters, *, group: dict[str, Any], normalize: A
     return {key: Percentiles.from_values(*values) for key, values in columns.items()}
 
 
+# --- percentiles: exact from Runs, or from the rollups' histograms --------------------------------
+@dataclass
+class PercentileSets:
+    """Percentiles overall (key None), per time bucket and per dimension key, and how they were made."""
+
+    method: str
+    overall: Percentiles = field(default_factory=Percentiles)
+    per_bucket: dict[Any, Percentiles] = field(default_factory=dict)
+    per_key: dict[Any, Percentiles] = field(default_factory=dict)
+
+
+class _Histograms:
+    """Summed latency and TTFT histograms of one group (overall, a time bucket or a breakdown key)."""
+
+    def __init__(self) -> None:
+        self.latency = np.zeros(histograms.BUCKETS, dtype=np.int64)
+        self.ttft = np.zeros(histograms.BUCKETS, dtype=np.int64)
+        self.latency_max = 0
+        self.ttft_max = 0
+
+    def add_blobs(self, latency: Any, ttft: Any, latency_max: int | None, ttft_max: int | None) -> None:
+        """Add encoded histograms (one row's, or many rows' concatenated: entries may repeat a bucket)."""
+        self.latency += histograms.decode(latency)
+        self.ttft += histograms.decode(ttft)
+        self.latency_max = max(self.latency_max, latency_max or 0)
+        self.ttft_max = max(self.ttft_max, ttft_max or 0)
+
+    def add_buckets(
+        self, latency: Sequence[int], ttft: Sequence[int], latency_max: int | None, ttft_max: int | None
+    ) -> None:
+        """Add single calls given by their bucket indexes."""
+        self.latency += np.bincount(np.asarray(latency, dtype=np.int64), minlength=histograms.BUCKETS)
+        self.ttft += np.bincount(np.asarray(ttft, dtype=np.int64), minlength=histograms.BUCKETS)
+        self.latency_max = max(self.latency_max, latency_max or 0)
+        self.ttft_max = max(self.ttft_max, ttft_max or 0)
+
+    def percentiles(self) -> Percentiles:
+        fractions = [q / 100 for q in FRACTIONS]
+        latency = histograms.percentiles(self.latency, fractions, largest=self.latency_max)
+        ttft = histograms.percentiles(self.ttft, fractions, largest=self.ttft_max)
+        return Percentiles(
+            **{f"latency_p{q}": v for q, v in zip(FRACTIONS, latency, strict=True)},
+            **{f"ttft_p{q}": v for q, v in zip(FRACTIONS, ttft, strict=True)},
+        )
+
+
+def _histogram_sets(
+    interval: str | None, by: str | None, *, overall: bool = True
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[tuple[str, list[str]]], Any]:
+    """(rollup columns, run columns, dimension columns, grouping sets as (name, aliases), bucket normaliser)."""
+    rollup_columns: dict[str, Any] = {}
+    run_columns: dict[str, Any] = {}
+    sets: list[tuple[str, list[str]]] = [("overall", [])] if overall else []
+    normalize: Any = None
+    if interval is not None:
+        raw_group, rollup_group, normalize = _bucket_group(interval)
+        if rollup_group is None:
+            raise ValueError(f"no daily rollups for {interval!r} buckets")
+        rollup_columns.update(rollup_group)
+        run_columns.update(raw_group)
+        sets.append(("bucket", ["bucket"]))
+    dimension = _dimension_group(by) if by is not None else {}
+    if dimension:
+        sets.append(("key", list(dimension)))
+    return rollup_columns, run_columns, dimension, sets, normalize
+
+
+def _set_key(name: str, row: dict[str, Any], aliases: list[str], normalize: Any) -> Any:
+    if name == "overall":
+        return None
+    if name == "bucket":
+        return normalize(row["bucket"])
+    return _key(row, aliases)
+
+
+def _pg_grouped(
+    qs: QuerySet[Any], aliases: list[str], sets: list[tuple[str, list[str]]], aggregates: str
+) -> list[dict[str, Any]]:
+    """Run ``aggregates`` over ``qs`` (a .values() queryset whose columns include ``aliases``) for each
+    grouping set in ONE query; each row gets ``set`` (the grouping set's name)."""
+    sql, params = qs.query.sql_with_params()
+    columns = ", ".join(f"sub.{a}" for a in aliases)
+    grouping = f"GROUPING({columns})" if aliases else "0"
+    group_by = ", ".join("(" + ", ".join(f"sub.{a}" for a in set_aliases) + ")" for _, set_aliases in sets)
+    query = (
+        f"SELECT {grouping} AS g_mask{', ' + columns if aliases else ''}, {aggregates} "
+        f"FROM ({sql}) AS sub GROUP BY GROUPING SETS ({group_by})"
+    )
+    masks = {
+        sum(1 << (len(aliases) - 1 - i) for i, a in enumerate(aliases) if a not in set_aliases): name
+        for name, set_aliases in sets
+    }
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(query, params)
+        names = [c[0] for c in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    for row in rows:
+        row["set"] = masks[row["g_mask"]]
+    return rows
+
+
+def _percentile_sets_of(groups: dict[tuple[str, Any], _Histograms]) -> PercentileSets:
+    result = PercentileSets(method=histograms.APPROXIMATE)
+    for (name, key), group in groups.items():
+        if name == "overall":
+            result.overall = group.percentiles()
+        elif name == "bucket":
+            result.per_bucket[key] = group.percentiles()
+        else:
+            result.per_key[key] = group.percentiles()
+    return result
+
+
+def histogram_percentiles(
+    rolled: Filters, live: Filters | None, *, interval: str | None = None, by: str | None = None
+) -> PercentileSets:
+    """Percentiles from the rollup histograms of ``rolled``'s days plus the runs of ``live``'s days,
+    bucketed the same way; overall, per time bucket and per key from the same two queries (rows grouped
+    in Python: the portable path; PostgreSQL uses ``usage_sets``' grouped queries)."""
+    rollup_columns, run_columns, dimension, sets, normalize = _histogram_sets(interval, by)
+    aliases = [*rollup_columns, *dimension]
+    rolled_qs = usage_for(rolled, {**rollup_columns, **dimension}).filter(status=RunStatus.OK)
+    rolled_qs = rolled_qs.annotate(**rollup_columns, **dimension)
+    groups: dict[tuple[str, Any], _Histograms] = defaultdict(_Histograms)
+    for row in rolled_qs.values(*aliases, "latency_hist", "ttft_hist", "latency_max", "ttft_max"):
+        for name, set_aliases in sets:
+            key = _set_key(name, row, set_aliases, normalize)
+            groups[name, key].add_blobs(row["latency_hist"], row["ttft_hist"], row["latency_max"], row["ttft_max"])
+    if live is not None:
+        live_qs = runs_for(live).filter(status=RunStatus.OK).annotate(**run_columns, **dimension)
+        for row in live_qs.values(*aliases, "latency_ms", "ttft_ms"):
+            latency, ttft = row["latency_ms"], row["ttft_ms"]
+            for name, set_aliases in sets:
+                key = _set_key(name, row, set_aliases, normalize)
+                groups[name, key].add_buckets(
+                    [] if latency is None else histograms.bucket_of([latency]),
+                    [] if ttft is None else histograms.bucket_of([ttft]),
+                    latency,
+                    ttft,
+                )
+    return _percentile_sets_of(groups)
+
+
+SUM_FIELDS = ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "cost")
+_ERROR_SQL = f"sub.status = '{RunStatus.ERROR.value}'"
+_OK_SQL = f"sub.status = '{RunStatus.OK.value}'"
+_EDGES_SQL = "'{" + ",".join(str(e) for e in histograms.LOWER_EDGES) + "}'::int[]"
+ROLLUP_AGGREGATES_SQL = ", ".join(
+    [
+        "SUM(sub.calls) AS t_calls",
+        f"SUM(sub.calls) FILTER (WHERE {_ERROR_SQL}) AS t_errors",
+        *(f"SUM(sub.{name}) AS t_{name}" for name in SUM_FIELDS),
+        *(f"SUM(sub.{m}_sum) AS t_{m}_sum, SUM(sub.{m}_count) AS t_{m}_count" for m in ("latency", "ttft")),
+        # Error rows have empty histograms and no maximum: no filter needed.
+        *(f"string_agg(sub.{m}_hist, ''::bytea) AS h_{m}, MAX(sub.{m}_max) AS m_{m}" for m in ("latency", "ttft")),
+    ]
+)
+RUN_AGGREGATES_SQL = ", ".join(
+    [
+        "COUNT(*) AS t_calls",
+        f"COUNT(*) FILTER (WHERE {_ERROR_SQL}) AS t_errors",
+        *(f"SUM(sub.{name}) AS t_{name}" for name in SUM_FIELDS),
+        *(
+            f"SUM(sub.{m}_ms) FILTER (WHERE {_OK_SQL}) AS t_{m}_sum, "
+            f"COUNT(sub.{m}_ms) FILTER (WHERE {_OK_SQL}) AS t_{m}_count, "
+            f"array_agg(width_bucket(sub.{m}_ms, {_EDGES_SQL}) - 1) "
+            f"FILTER (WHERE {_OK_SQL} AND sub.{m}_ms IS NOT NULL) AS h_{m}, "
+            f"MAX(sub.{m}_ms) FILTER (WHERE {_OK_SQL}) AS m_{m}"
+            for m in ("latency", "ttft")
+        ),
+    ]
+)
+
+
+def _pg_usage_sets(
+    rolled: Filters, live: Filters | None, *, interval: str | None, by: str | None, overall: bool
+) -> UsageSets:
+    """Sums, counts and histograms of every grouping set in two queries (rolled-up days, live days), each
+    reading its rows once (``GROUP BY GROUPING SETS``); Python sees one row per group."""
+    rollup_columns, run_columns, dimension, sets, normalize = _histogram_sets(interval, by, overall=overall)
+    aliases = [*rollup_columns, *dimension]
+    key_aliases = list(dimension)
+    sums: dict[str, dict[Any, Totals]] = defaultdict(lambda: defaultdict(Totals))
+    groups: dict[tuple[str, Any], _Histograms] = defaultdict(_Histograms)
+    rolled_qs = usage_for(rolled, {**rollup_columns, **dimension}).annotate(**rollup_columns, **dimension)
+    rolled_qs = rolled_qs.values(
+        *aliases,
+        "status",
+        "calls",
+        *SUM_FIELDS,
+        *(f"{m}_{part}" for m in ("latency", "ttft") for part in ("sum", "count", "hist", "max")),
+    )
+    for row in _pg_grouped(rolled_qs, aliases, sets, ROLLUP_AGGREGATES_SQL):
+        key = _set_key(row["set"], row, key_aliases, normalize)
+        sums[row["set"]][key].add(row)
+        groups[row["set"], key].add_blobs(row["h_latency"], row["h_ttft"], row["m_latency"], row["m_ttft"])
+    if live is not None:
+        live_qs = runs_for(live).annotate(**run_columns, **dimension)
+        live_qs = live_qs.values(*aliases, "status", *SUM_FIELDS, "latency_ms", "ttft_ms")
+        for row in _pg_grouped(live_qs, aliases, sets, RUN_AGGREGATES_SQL):
+            key = _set_key(row["set"], row, key_aliases, normalize)
+            sums[row["set"]][key].add(row)
+            groups[row["set"], key].add_buckets(
+                row["h_latency"] or [], row["h_ttft"] or [], row["m_latency"], row["m_ttft"]
+            )
+    return UsageSets(
+        sums={name: dict(per_key) for name, per_key in sums.items()}, percentiles=_percentile_sets_of(groups)
+    )
+
+
+def exact_percentiles(filters: Filters, *, interval: str | None = None, by: str | None = None) -> PercentileSets:
+    """Percentiles read from the runs (``percentile_cont`` on PostgreSQL)."""
+    result = PercentileSets(method=histograms.EXACT)
+    if interval is not None and by is not None:
+        result.overall, result.per_bucket, result.per_key = dashboard_percentiles(filters, interval=interval, by=by)
+    elif interval is not None:
+        raw_group, _, normalize = _bucket_group(interval)
+        result.per_bucket = grouped_percentiles(filters, group=raw_group, normalize=normalize)
+    elif by is not None:
+        result.per_key = grouped_percentiles(filters, group=_dimension_group(by))
+    else:
+        result.overall = percentiles_for(filters)
+    return result
+
+
+@dataclass
+class UsageSets:
+    """Totals and percentiles overall (key None, set "overall"), per time bucket ("bucket") and per
+    breakdown key ("key")."""
+
+    sums: dict[str, dict[Any, Totals]]
+    percentiles: PercentileSets
+
+    def totals(self, name: str) -> dict[Any, Totals]:
+        return self.sums.get(name, {})
+
+
+def usage_sets(
+    filters: Filters,
+    *,
+    through: date | None,
+    interval: str | None = None,
+    by: str | None = None,
+    overall: bool = True,
+) -> UsageSets:
+    """Totals and percentiles for the requested grouping sets.
+
+    Exact percentiles when the range has no rolled-up day (or buckets are hours, read from Runs anyway);
+    histogram percentiles otherwise. Sums come from the rollups for rolled-up days either way."""
+    rolled, live = _split(filters, through)
+    if rolled is not None and interval != "hour" and connections[Run.objects.db].vendor == "postgresql":
+        return _pg_usage_sets(rolled, live, interval=interval, by=by, overall=overall)
+    sums: dict[str, dict[Any, Totals]] = {}
+    if overall:
+        sums["overall"] = {None: total_sums(filters, through=through)}
+    if interval is not None:
+        raw_group, rollup_group, normalize = _bucket_group(interval)
+        sums["bucket"] = grouped_sums(
+            filters, raw_group=raw_group, rollup_group=rollup_group, through=through, normalize=normalize
+        )
+    if by is not None:
+        group = _dimension_group(by)
+        sums["key"] = grouped_sums(filters, raw_group=group, rollup_group=group, through=through)
+    if rolled is None or interval == "hour":
+        pcts = exact_percentiles(filters, interval=interval, by=by)
+    else:
+        pcts = histogram_percentiles(rolled, live, interval=interval, by=by)
+    return UsageSets(sums=sums, percentiles=pcts)
+
+
 # --- summary ------------------------------------------------------------------------------------
-def summary(filters: Filters, *, through: date | bool | None = True, percentiles: Percentiles | None = None) -> Summary:
+def summary(filters: Filters, *, through: date | bool | None = True, usage: UsageSets | None = None) -> Summary:
     if through is True:
         through = rollup_through()
-    totals = total_sums(filters, through=through or None)
+    if usage is None:
+        usage = usage_sets(filters, through=through or None)
     return Summary(
-        filters=filters, totals=totals, percentiles=percentiles if percentiles is not None else percentiles_for(filters)
+        filters=filters,
+        totals=usage.totals("overall").get(None) or Totals(),
+        percentiles=usage.percentiles.overall,
+        percentiles_method=usage.percentiles.method,
     )
 
 
@@ -402,19 +706,16 @@ def timeseries(
     *,
     interval: str,
     through: date | bool | None = True,
-    percentiles: dict[Any, Percentiles] | None = None,
+    usage: UsageSets | None = None,
 ) -> Timeseries:
     if through is True:
         through = rollup_through()
-    raw_group, rollup_group, normalize = _bucket_group(interval)
-    sums = grouped_sums(
-        filters, raw_group=raw_group, rollup_group=rollup_group, through=through or None, normalize=normalize
-    )
-    pcts = (
-        percentiles if percentiles is not None else grouped_percentiles(filters, group=raw_group, normalize=normalize)
-    )
+    _bucket_group(interval)  # an unknown interval is refused before any query
+    if usage is None:
+        usage = usage_sets(filters, through=through or None, interval=interval, overall=False)
+    sums, pcts = usage.totals("bucket"), usage.percentiles.per_bucket
     points = [Point(b, sums.get(b) or Totals(), pcts.get(b) or Percentiles()) for b in buckets(filters, interval)]
-    return Timeseries(filters=filters, interval=interval, points=points)
+    return Timeseries(filters=filters, interval=interval, points=points, percentiles_method=usage.percentiles.method)
 
 
 # --- breakdown ----------------------------------------------------------------------------------
@@ -484,15 +785,15 @@ def breakdown(
     *,
     by: str,
     through: date | bool | None = True,
-    percentiles: dict[Any, Percentiles] | None = None,
+    usage: UsageSets | None = None,
 ) -> Breakdown:
     if by not in DIMENSION_FIELDS:
         raise ValueError(f"unknown dimension {by!r}")
     if through is True:
         through = rollup_through()
-    group = _dimension_group(by)
-    sums = grouped_sums(filters, raw_group=group, rollup_group=group, through=through or None)
-    pcts = percentiles if percentiles is not None else grouped_percentiles(filters, group=group)
+    if usage is None:
+        usage = usage_sets(filters, through=through or None, by=by, overall=False)
+    sums, pcts = usage.totals("key"), usage.percentiles.per_key
     keys = [k for k, t in sums.items() if t.calls]
     labels = _labels(filters, by, keys)
     rows = [
@@ -516,7 +817,7 @@ def breakdown(
     total = Totals()
     for row in rows:
         total.add(row.totals.__dict__, prefix="")
-    return Breakdown(filters=filters, by=by, rows=rows, totals=total)
+    return Breakdown(filters=filters, by=by, rows=rows, totals=total, percentiles_method=usage.percentiles.method)
 
 
 # --- everything the dashboard needs, percentiles in one pass ------------------------------------
@@ -589,11 +890,11 @@ def dashboard_percentiles(
 def dashboard(filters: Filters, *, interval: str, by: str, through: date | bool | None = True) -> Dashboard:
     if through is True:
         through = rollup_through()
-    overall, per_bucket, per_key = dashboard_percentiles(filters, interval=interval, by=by)
+    usage = usage_sets(filters, through=through or None, interval=interval, by=by)
     return Dashboard(
-        summary=summary(filters, through=through, percentiles=overall),
-        timeseries=timeseries(filters, interval=interval, through=through, percentiles=per_bucket),
-        breakdown=breakdown(filters, by=by, through=through, percentiles=per_key),
+        summary=summary(filters, through=through, usage=usage),
+        timeseries=timeseries(filters, interval=interval, through=through, usage=usage),
+        breakdown=breakdown(filters, by=by, through=through, usage=usage),
     )
 
 
@@ -605,6 +906,7 @@ class VersionUsage:
     label: str
     totals: Totals
     percentiles: Percentiles
+    percentiles_method: str = histograms.EXACT
 
 
 def prompt_version_usage(filters: Filters, *, prompt: Any) -> list[VersionUsage]:
@@ -613,15 +915,14 @@ def prompt_version_usage(filters: Filters, *, prompt: Any) -> list[VersionUsage]
 
     scoped = replace(filters, prompt=prompt.pk, version=None)
     through = rollup_through()
-    group = {"k0": F("prompt_version_id")}
-    sums = grouped_sums(scoped, raw_group=group, rollup_group=group, through=through)
-    pcts = grouped_percentiles(scoped, group=group)
+    usage = usage_sets(scoped, through=through, by="version", overall=False)
+    sums, pcts, method = usage.totals("key"), usage.percentiles.per_key, usage.percentiles.method
     rows = [
-        VersionUsage(pk, number, f"v{number}", sums.get(pk) or Totals(), pcts.get(pk) or Percentiles())
+        VersionUsage(pk, number, f"v{number}", sums.get(pk) or Totals(), pcts.get(pk) or Percentiles(), method)
         for pk, number in PromptVersion.objects.filter(prompt=prompt).order_by("-number").values_list("pk", "number")
     ]
     if sums.get(None) and sums[None].calls:
-        rows.append(VersionUsage(None, None, NO_VERSION, sums[None], pcts.get(None) or Percentiles()))
+        rows.append(VersionUsage(None, None, NO_VERSION, sums[None], pcts.get(None) or Percentiles(), method))
     return rows
 
 

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts.models import Membership, Role
+from analytics import histograms
 from analytics.filters import day_start, today
-from analytics.models import Budget, BudgetAlert, DailyUsage, RollupState
+from analytics.models import Budget, BudgetAlert, DailyModelUsage, DailyUsage, RollupState
 from analytics.selectors import FINISHED, budget_status, month_start
 from providers.models import Run, RunStatus
 
@@ -51,6 +53,22 @@ def _first_run_day() -> date | None:
     return timezone.localtime(first, timezone=day_start(today()).tzinfo).date() if first else None
 
 
+ROLLUP_KEY = ("workspace_id", "provider", "model", "prompt_id", "prompt_version_id", "user_id", "source")
+SUMMED = (
+    "calls",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "cost",
+    "latency_sum",
+    "latency_count",
+    "ttft_sum",
+    "ttft_count",
+)
+CHUNK_DAYS = 31  # days aggregated per pass (bounds the memory a full rebuild needs)
+
+
 @transaction.atomic
 def rollups_refresh(*, start: date | None = None, end: date | None = None) -> RefreshResult:
     """Recompute the daily rollups for ``start``..``end`` (default: from the last complete day, minus a
@@ -70,21 +88,55 @@ def rollups_refresh(*, start: date | None = None, end: date | None = None) -> Re
     if start > end:
         return RefreshResult(None, None, 0)
     DailyUsage.objects.filter(day__gte=start, day__lte=end).delete()
+    DailyModelUsage.objects.filter(day__gte=start, day__lte=end).delete()
+    rows = 0
+    chunk_start = start
+    while chunk_start <= end:
+        chunk_end = min(end, chunk_start + timedelta(days=CHUNK_DAYS - 1))
+        rows += _rollup_days(chunk_start, chunk_end)
+        chunk_start = chunk_end + timedelta(days=1)
+    state.through = max(state.through or end, end)
+    state.refreshed_at = timezone.now()
+    state.save()
+    return RefreshResult(start, end, rows)
+
+
+def _histograms(runs: QuerySet[Run]) -> dict[tuple[Any, ...], tuple[bytes, bytes]]:
+    """(latency, TTFT) histograms of the successful runs, per (day, *ROLLUP_KEY)."""
+    index: dict[tuple[Any, ...], int] = {}
+    owners: list[int] = []
+    latencies: list[int] = []
+    ttfts: list[int] = []
+    values = (
+        runs.filter(status=RunStatus.OK)
+        .annotate(run_day=TruncDate("created_at", tzinfo=UTC))
+        .values_list("run_day", *ROLLUP_KEY, "latency_ms", "ttft_ms")
+    )
+    for *key, latency, ttft in values.iterator(chunk_size=BATCH_SIZE * 5):
+        owners.append(index.setdefault(tuple(key), len(index)))
+        latencies.append(-1 if latency is None else latency)
+        ttfts.append(-1 if ttft is None else ttft)
+    blobs: list[list[bytes]] = []
+    owner_array = np.asarray(owners, dtype=np.int64)
+    for column in (latencies, ttfts):
+        array = np.asarray(column, dtype=np.int64)
+        present = array >= 0
+        combined = owner_array[present] * histograms.BUCKETS + histograms.bucket_of(array[present])
+        cells, counts = np.unique(combined, return_counts=True)
+        entries = np.empty(len(cells), dtype=histograms.ENTRY)
+        entries["bucket"] = cells % histograms.BUCKETS
+        entries["count"] = counts
+        bounds = np.searchsorted(cells // histograms.BUCKETS, np.arange(len(index) + 1))
+        blobs.append([entries[bounds[g] : bounds[g + 1]].tobytes() for g in range(len(index))])
+    return {key: (blobs[0][g], blobs[1][g]) for key, g in index.items()}
+
+
+def _rollup_days(start: date, end: date) -> int:
     runs = Run.objects.filter(
         created_at__gte=day_start(start), created_at__lt=day_start(end + timedelta(days=1)), status__in=FINISHED
     ).order_by()
     ok = Q(status=RunStatus.OK)
-    groups = runs.values(
-        "workspace_id",
-        "provider",
-        "model",
-        "prompt_id",
-        "prompt_version_id",
-        "user_id",
-        "source",
-        "status",
-        run_day=TruncDate("created_at", tzinfo=day_start(start).tzinfo),
-    ).annotate(
+    groups = runs.values(*ROLLUP_KEY, "status", run_day=TruncDate("created_at", tzinfo=UTC)).annotate(
         n=Count("id"),
         s_input=Sum("input_tokens"),
         s_output=Sum("output_tokens"),
@@ -93,12 +145,19 @@ def rollups_refresh(*, start: date | None = None, end: date | None = None) -> Re
         s_cost=Sum("cost"),
         s_latency=Sum("latency_ms", filter=ok),
         n_latency=Count("latency_ms", filter=ok),
+        max_latency=Max("latency_ms", filter=ok),
         s_ttft=Sum("ttft_ms", filter=ok),
         n_ttft=Count("ttft_ms", filter=ok),
+        max_ttft=Max("ttft_ms", filter=ok),
     )
+    hists = _histograms(runs)
     batch: list[DailyUsage] = []
+    per_model: dict[tuple[Any, ...], DailyModelUsage] = {}
     rows = 0
     for g in groups.iterator(chunk_size=BATCH_SIZE):
+        latency_hist, ttft_hist = b"", b""
+        if g["status"] == RunStatus.OK:
+            latency_hist, ttft_hist = hists.get((g["run_day"], *(g[k] for k in ROLLUP_KEY)), (b"", b""))
         batch.append(
             DailyUsage(
                 day=g["run_day"],
@@ -118,10 +177,15 @@ def rollups_refresh(*, start: date | None = None, end: date | None = None) -> Re
                 cost=g["s_cost"] or 0,
                 latency_sum=g["s_latency"] or 0,
                 latency_count=g["n_latency"] or 0,
+                latency_max=g["max_latency"],
+                latency_hist=latency_hist,
                 ttft_sum=g["s_ttft"] or 0,
                 ttft_count=g["n_ttft"] or 0,
+                ttft_max=g["max_ttft"],
+                ttft_hist=ttft_hist,
             )
         )
+        _add_to_model_row(per_model, batch[-1])
         if len(batch) >= BATCH_SIZE:
             DailyUsage.objects.bulk_create(batch)
             rows += len(batch)
@@ -129,10 +193,35 @@ def rollups_refresh(*, start: date | None = None, end: date | None = None) -> Re
     if batch:
         DailyUsage.objects.bulk_create(batch)
         rows += len(batch)
-    state.through = max(state.through or end, end)
-    state.refreshed_at = timezone.now()
-    state.save()
-    return RefreshResult(start, end, rows)
+    for row in per_model.values():  # concatenated histograms -> one entry per bucket
+        row.latency_hist = histograms.encode(histograms.decode(row.latency_hist))
+        row.ttft_hist = histograms.encode(histograms.decode(row.ttft_hist))
+    DailyModelUsage.objects.bulk_create(per_model.values(), batch_size=BATCH_SIZE)
+    return rows
+
+
+def _add_to_model_row(per_model: dict[tuple[Any, ...], DailyModelUsage], usage: DailyUsage) -> None:
+    """Add a ``DailyUsage`` row to its ``DailyModelUsage`` row (same day, workspace, model and status)."""
+    key = (usage.day, usage.workspace_id, usage.provider, usage.model, usage.status)
+    row = per_model.get(key)
+    if row is None:
+        row = per_model[key] = DailyModelUsage(
+            day=usage.day,
+            workspace_id=usage.workspace_id,
+            provider=usage.provider,
+            model=usage.model,
+            status=usage.status,
+            cost=Decimal(0),
+            latency_hist=b"",
+            ttft_hist=b"",
+        )
+    for name in SUMMED:
+        value = getattr(usage, name)
+        setattr(row, name, getattr(row, name) + (Decimal(str(value)) if name == "cost" else value))
+    for name in ("latency", "ttft"):
+        setattr(row, f"{name}_hist", getattr(row, f"{name}_hist") + getattr(usage, f"{name}_hist"))
+        values = [v for v in (getattr(row, f"{name}_max"), getattr(usage, f"{name}_max")) if v is not None]
+        setattr(row, f"{name}_max", max(values) if values else None)
 
 
 # --- budgets ------------------------------------------------------------------------------------

@@ -323,13 +323,24 @@ TOTALS_HEADER = [
     "cost_per_1k_calls_usd",
     "latency_mean_ms",
 ]
-PCT_HEADER = ["latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "ttft_p50_ms", "ttft_p95_ms", "ttft_p99_ms"]
+PCT_HEADER = [
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "ttft_p50_ms",
+    "ttft_p95_ms",
+    "ttft_p99_ms",
+    "percentiles_method",
+]
 
 
-def _pct_cells(p: selectors.Percentiles) -> list[Any]:
+def _pct_cells(p: selectors.Percentiles, method: str) -> list[Any]:
     return [
-        "" if v is None else f"{v:.1f}"
-        for v in (p.latency_p50, p.latency_p95, p.latency_p99, p.ttft_p50, p.ttft_p95, p.ttft_p99)
+        *(
+            "" if v is None else f"{v:.1f}"
+            for v in (p.latency_p50, p.latency_p95, p.latency_p99, p.ttft_p50, p.ttft_p95, p.ttft_p99)
+        ),
+        method,
     ]
 
 
@@ -360,12 +371,20 @@ def export_csv(request: HtmxHttpRequest) -> HttpResponse:
         s = selectors.summary(filters)
         header = ["from", "to", *TOTALS_HEADER, *PCT_HEADER]
         rows = [
-            [filters.start.isoformat(), filters.end.isoformat(), *_totals_cells(s.totals), *_pct_cells(s.percentiles)]
+            [
+                filters.start.isoformat(),
+                filters.end.isoformat(),
+                *_totals_cells(s.totals),
+                *_pct_cells(s.percentiles, s.percentiles_method),
+            ]
         ]
     elif table == "timeseries":
         ts = selectors.timeseries(filters, interval=interval)
         header = [interval, *TOTALS_HEADER, *PCT_HEADER]
-        rows = [[p.bucket.isoformat(), *_totals_cells(p.totals), *_pct_cells(p.percentiles)] for p in ts.points]
+        rows = [
+            [p.bucket.isoformat(), *_totals_cells(p.totals), *_pct_cells(p.percentiles, ts.percentiles_method)]
+            for p in ts.points
+        ]
     elif table == "breakdown":
         b = selectors.breakdown(filters, by=by)
         key_header = ["provider", "model"] if by == "model" else [by]
@@ -375,14 +394,14 @@ def export_csv(request: HtmxHttpRequest) -> HttpResponse:
                 *(list(r.key) if isinstance(r.key, tuple) else [r.key]),
                 r.label,
                 *_totals_cells(r.totals),
-                *_pct_cells(r.percentiles),
+                *_pct_cells(r.percentiles, b.percentiles_method),
             ]
             for r in b.rows
         ]
     elif table == "versions":
         usage = selectors.prompt_version_usage(filters, prompt=prompt)
         header = ["version", *TOTALS_HEADER, *PCT_HEADER]
-        rows = [[r.label, *_totals_cells(r.totals), *_pct_cells(r.percentiles)] for r in usage]
+        rows = [[r.label, *_totals_cells(r.totals), *_pct_cells(r.percentiles, r.percentiles_method)] for r in usage]
     else:
         return HttpResponse(BAD_TABLE, status=400, content_type="text/plain")
     response = HttpResponse(content_type="text/csv; charset=utf-8")

@@ -1,5 +1,10 @@
 """Every figure in the API, the dashboard and the CSV equals an independent computation on the raw runs,
-whether the days come from the daily rollups or are aggregated live."""
+whether the days come from the daily rollups or are aggregated live.
+
+Sums, counts and means are exact either way. Percentiles are exact when every day is live and come from
+the rollups' histograms once the range includes rolled-up days: then they are checked against numpy's
+exact percentile within the documented bucket error (``histograms.MAX_RELATIVE_ERROR``), and the API says
+which (``percentiles_method``)."""
 
 from __future__ import annotations
 
@@ -8,12 +13,13 @@ import io
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from html import unescape
 from typing import Any
 
 import pytest
 from django.urls import reverse
 
-from analytics import selectors, services
+from analytics import histograms, selectors, services
 from analytics.filters import Filters
 from analytics.tests.helpers import expected, known_runs
 
@@ -32,7 +38,18 @@ def mode(request: Any, data: Any) -> str:
     return str(request.param)
 
 
-def assert_figures(got: dict[str, Any], want: dict[str, Any], *, api: bool = True) -> None:
+def method(mode: str) -> str:
+    return histograms.APPROXIMATE if mode == "rollups" else histograms.EXACT
+
+
+def close(want: float | None, *, approximate: bool) -> Any:
+    """Exact figures equal numpy's up to float noise; histogram ones are within the bucket error."""
+    if want is None or not approximate:
+        return pytest.approx(want)
+    return pytest.approx(want, rel=histograms.MAX_RELATIVE_ERROR + 1e-9)
+
+
+def assert_figures(got: dict[str, Any], want: dict[str, Any], *, api: bool = True, approximate: bool = False) -> None:
     suffix = "_ms" if api else ""
     for name in ("calls", "errors", "ok_calls", "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens"):
         assert got["totals"][name] == want[name], name
@@ -48,7 +65,7 @@ def assert_figures(got: dict[str, Any], want: dict[str, Any], *, api: bool = Tru
     assert got["totals"]["latency_mean_ms"] == pytest.approx(want["latency_mean"])
     assert got["totals"]["ttft_mean_ms"] == pytest.approx(want["ttft_mean"])
     for name in ("latency_p50", "latency_p95", "latency_p99", "ttft_p50", "ttft_p95", "ttft_p99"):
-        assert got["percentiles"][name + suffix] == pytest.approx(want[name]), name
+        assert got["percentiles"][name + suffix] == close(want[name], approximate=approximate), name
 
 
 def params(team: Any, data: Any, **extra: Any) -> dict[str, Any]:
@@ -58,7 +75,8 @@ def params(team: Any, data: Any, **extra: Any) -> dict[str, Any]:
 def test_summary_matches_independent_computation(team: Any, api: Any, data: Any, mode: str) -> None:
     response = api(team.viewer).get(reverse("api:analytics-summary"), params(team, data))
     assert response.status_code == 200, response.json()
-    assert_figures(response.json(), expected(data.rows))
+    assert response.json()["percentiles_method"] == method(mode)
+    assert_figures(response.json(), expected(data.rows), approximate=mode == "rollups")
 
 
 @pytest.mark.parametrize(
@@ -96,7 +114,8 @@ def test_summary_filters_match(team: Any, api: Any, data: Any, mode: str, filter
     assert response.status_code == 200, response.json()
     rows = data.select(**where)
     assert rows
-    assert_figures(response.json(), expected(rows))
+    assert response.json()["percentiles_method"] == method(mode)
+    assert_figures(response.json(), expected(rows), approximate=mode == "rollups")
 
 
 def test_range_excludes_days_outside(team: Any, api: Any, data: Any, mode: str) -> None:
@@ -104,7 +123,8 @@ def test_range_excludes_days_outside(team: Any, api: Any, data: Any, mode: str) 
     response = api(team.viewer).get(
         reverse("api:analytics-summary"), {"workspace": team.workspace.pk, "from": day, "to": day}
     )
-    assert_figures(response.json(), expected(data.select(day=day)))
+    assert response.json()["percentiles_method"] == method(mode)
+    assert_figures(response.json(), expected(data.select(day=day)), approximate=mode == "rollups")
 
 
 def test_daily_timeseries_matches(team: Any, api: Any, data: Any, mode: str) -> None:
@@ -112,8 +132,9 @@ def test_daily_timeseries_matches(team: Any, api: Any, data: Any, mode: str) -> 
     body = response.json()
     assert response.status_code == 200, body
     assert [p["bucket"] for p in body["points"]] == [d.isoformat() for d in data.days]
+    assert body["percentiles_method"] == method(mode)
     for point, day in zip(body["points"], data.days, strict=True):
-        assert_figures(point, expected(data.select(day=day)))
+        assert_figures(point, expected(data.select(day=day)), approximate=mode == "rollups")
 
 
 def test_hourly_timeseries_matches(team: Any, api: Any, data: Any, mode: str) -> None:
@@ -123,6 +144,7 @@ def test_hourly_timeseries_matches(team: Any, api: Any, data: Any, mode: str) ->
         {"workspace": team.workspace.pk, "from": day, "to": day, "interval": "hour"},
     )
     body = response.json()
+    assert body["percentiles_method"] == histograms.EXACT  # hourly buckets always read the runs
     assert len(body["points"]) == 24
     for hour, point in enumerate(body["points"]):
         start = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
@@ -134,12 +156,13 @@ def test_hourly_timeseries_matches(team: Any, api: Any, data: Any, mode: str) ->
 def test_weekly_timeseries_matches(team: Any, api: Any, data: Any, mode: str) -> None:
     response = api(team.viewer).get(reverse("api:analytics-timeseries"), params(team, data, interval="week"))
     body = response.json()
+    assert body["percentiles_method"] == method(mode)
     total = 0
     for point in body["points"]:
         monday = datetime.fromisoformat(point["bucket"]).date()
         assert monday.weekday() == 0
         rows = [r for r in data.rows if monday <= r["created_at"].date() < monday + timedelta(days=7)]
-        assert_figures(point, expected(rows))
+        assert_figures(point, expected(rows), approximate=mode == "rollups")
         total += point["totals"]["calls"]
     assert total == expected(data.rows)["calls"]
 
@@ -158,12 +181,13 @@ def test_breakdown_matches(team: Any, api: Any, data: Any, mode: str, by: str) -
         keys = {r[field] for r in finished}
         got_keys = {row["key"] for row in body["rows"]}
     assert got_keys == keys
+    assert body["percentiles_method"] == method(mode)
     for row in body["rows"]:
         if by == "model":
             rows = data.select(provider=row["key"][0], model=row["key"][1])
         else:
             rows = data.select(**{field: row["key"]})
-        assert_figures(row, expected(rows))
+        assert_figures(row, expected(rows), approximate=mode == "rollups")
     costs = [Decimal(str(row["totals"]["cost"])) for row in body["rows"]]
     assert costs == sorted(costs, reverse=True)
     assert_figures(
@@ -186,6 +210,21 @@ def _ms(value: float | None) -> str:
     return f"{value / 1000:,.1f} s" if value >= 10_000 else f"{value:,.0f} ms"
 
 
+def _parse_ms(text: str) -> tuple[float, float]:
+    """A duration shown by the ``ms`` filter -> (milliseconds, rounding of the display)."""
+    if text.endswith(" s"):
+        return float(text[:-2].replace(",", "")) * 1000, 50.0
+    return float(text.removesuffix(" ms").replace(",", "")), 0.5
+
+
+def assert_ms(shown: str, want: float | None, *, approximate: bool) -> None:
+    if not approximate or want is None:
+        assert shown == _ms(want)
+        return
+    value, rounding = _parse_ms(shown)
+    assert abs(value - want) <= want * histograms.MAX_RELATIVE_ERROR + rounding, (shown, want)
+
+
 def _kpis(html: str) -> dict[str, str]:
     return {
         name: re.sub(r"\s+", " ", value).strip()
@@ -206,17 +245,15 @@ def test_dashboard_shows_the_same_figures(team: Any, client: Any, data: Any, mod
     assert kpis["input-tokens"] == f"{want['input_tokens']:,}"
     assert kpis["output-tokens"] == f"{want['output_tokens']:,}"
     assert kpis["cached-tokens"] == f"{want['cached_tokens']:,}"
-    for name in (
-        "latency_p50",
-        "latency_p95",
-        "latency_p99",
-        "ttft_p50",
-        "ttft_p95",
-        "ttft_p99",
-        "latency_mean",
-        "ttft_mean",
-    ):
+    approximate = mode == "rollups"
+    for name in ("latency_p50", "latency_p95", "latency_p99", "ttft_p50", "ttft_p95", "ttft_p99"):
+        assert_ms(kpis[name.replace("_", "-")], want[name], approximate=approximate)
+    for name in ("latency_mean", "ttft_mean"):  # sums and counts: exact either way
         assert kpis[name.replace("_", "-")] == _ms(want[name]), name
+    # Approximate percentiles say so next to the range.
+    assert ('data-percentiles-method="approximate"' in html) is approximate
+    if approximate:
+        assert histograms.APPROXIMATE in unescape(html)
     # The breakdown table: one row per provider with its calls and cost.
     table = html.split('data-breakdown="provider"')[1].split("</table>")[0]
     for provider, label in (("openai", "OpenAI"), ("anthropic", "Anthropic"), ("mistral", "Mistral")):
@@ -226,7 +263,7 @@ def test_dashboard_shows_the_same_figures(team: Any, client: Any, data: Any, mod
         assert cells[0] == f"{rows['calls']:,}"
         assert cells[1] == f"{rows['error_rate'] * 100:.1f}%"
         assert cells[2] == f"${rows['cost']:,.2f}"
-        assert cells[4] == _ms(rows["latency_p50"])
+        assert_ms(cells[4], rows["latency_p50"], approximate=approximate)
 
 
 def test_breakdown_csv_matches(team: Any, client: Any, data: Any, mode: str) -> None:
@@ -243,7 +280,13 @@ def test_breakdown_csv_matches(team: Any, client: Any, data: Any, mode: str) -> 
         want = expected(data.select(provider=row["provider"], model=row["model"]))
         assert int(row["calls"]) == want["calls"]
         assert Decimal(row["cost_usd"]) == want["cost"]
-        assert float(row["latency_p95_ms"]) == pytest.approx(want["latency_p95"], abs=0.05)
+        assert row["percentiles_method"] == method(mode)
+        if mode == "live":
+            assert float(row["latency_p95_ms"]) == pytest.approx(want["latency_p95"], abs=0.05)
+        else:
+            assert float(row["latency_p95_ms"]) == pytest.approx(
+                want["latency_p95"], rel=histograms.MAX_RELATIVE_ERROR, abs=0.05
+            )
 
 
 @pytest.mark.parametrize("table", ["summary", "timeseries"])
@@ -271,8 +314,10 @@ def test_prompt_usage_per_version(team: Any, client: Any, data: Any, mode: str) 
         want = expected(data.select(prompt_version_id=row.version_id))
         assert row.totals.calls == want["calls"]
         assert row.totals.cost == want["cost"]
-        assert row.percentiles.latency_p95 == pytest.approx(want["latency_p95"])
+        assert row.percentiles_method == method(mode)
+        assert row.percentiles.latency_p95 == close(want["latency_p95"], approximate=mode == "rollups")
         assert f"{want['calls']:,}" in response.content.decode()
+    assert ('data-percentiles-method="approximate"' in response.content.decode()) is (mode == "rollups")
     csv_response = client.get(
         reverse("analytics:export"),
         {"table": "versions", "prompt": prompt.pk, "from": data.days[0], "to": data.days[-1]},
