@@ -19,6 +19,7 @@ from providers.types import MediaPart, Message, Part, TextPart
 
 ASSET_NOT_FOUND = "{where} refers to asset {asset}, which is not in this workspace."
 ASSET_WRONG_KIND = "{where} asks for {kind} but asset {asset} is {actual}."
+ASSET_UNREADABLE = "{where}: the file of asset {asset} can't be read from storage ({reason}); upload it again."
 BAD_PART = "{where} is not a text, image, audio or document part."
 BAD_ROLE = "messages[{index}] has role {role!r}; use system, user or assistant."
 FETCH_FAILED = "{where}: fetching {url} failed ({reason})."
@@ -120,10 +121,16 @@ def _media_part(
             raise MediaError(ASSET_NOT_FOUND.format(where=where, asset=asset_id))
         if asset.kind != kind:
             raise MediaError(ASSET_WRONG_KIND.format(where=where, kind=kind, asset=asset_id, actual=asset.kind))
+        try:
+            data = asset.read_bytes()
+        except OSError as exc:  # the row exists but its file is gone (storage moved, deleted, unmounted)
+            raise MediaError(
+                ASSET_UNREADABLE.format(where=where, asset=asset_id, reason=exc.strerror or type(exc).__name__)
+            ) from None
         return MediaPart(
             kind=kind,  # type: ignore[arg-type]
             mime_type=asset.mime_type,
-            data=asset.read_bytes(),
+            data=data,
             filename=asset.original_name or f"{kind}.{asset.mime_type.split('/')[-1]}",
             detail=detail,
             asset_id=asset_id,

@@ -7,6 +7,7 @@ DATABASE_URL and REDIS_URL still come from the environment, so the same suite ru
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-only-for-the-test-suite-0123456789abcdef")
 os.environ.setdefault("DEBUG", "false")
@@ -39,7 +40,8 @@ else:
 CACHES["default"]["KEY_PREFIX"] = f"test-{_worker}"
 
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
-MEDIA_ROOT = VAR_DIR / "test" / f"media-{_worker}"
+# A worker process started by studio.testing.start_worker shares its test process's media folder.
+MEDIA_ROOT = Path(os.environ.get("STUDIO_TEST_MEDIA_ROOT") or VAR_DIR / "test" / f"media-{_worker}")
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 

@@ -172,6 +172,7 @@ def start_worker(
     env = dict(os.environ)
     env["DATABASE_URL"] = database_url_for_current_connection()
     env["MEDIA_ROOT"] = str(settings.MEDIA_ROOT)
+    env["STUDIO_TEST_MEDIA_ROOT"] = str(settings.MEDIA_ROOT)  # studio.test_settings sets its own MEDIA_ROOT
     env.setdefault("DJANGO_SETTINGS_MODULE", "studio.test_settings")
     env["CELERY_TASK_ALWAYS_EAGER"] = "false"
     env["PYTHONUNBUFFERED"] = "1"
