@@ -36,8 +36,15 @@ def _reference_data(request: pytest.FixtureRequest) -> None:
     migrations loaded, so a later test in the same process would otherwise see no catalog and no
     starter categories. Restoring them is cheap: one existence query each when they are present.
     """
-    if not (_DB_FIXTURES & set(request.fixturenames) or request.node.get_closest_marker("django_db")):
+    requested = _DB_FIXTURES & set(request.fixturenames)
+    if not (requested or request.node.get_closest_marker("django_db")):
         return
+    # Autouse fixtures run before the ones a test asks for by name: set up the test's own database
+    # fixture first (the django_db marker is handled by pytest-django's autouse fixture already).
+    for name in ("live_server", "transactional_db", "django_db_serialized_rollback", "django_db_reset_sequences", "db"):
+        if name in requested:
+            request.getfixturevalue("transactional_db" if name == "live_server" else name)
+            break
     # Autouse fixtures run first: open the database the test asked for (e.g. through `team`) now.
     for name in ("transactional_db", "db"):
         if name in request.fixturenames:
