@@ -289,5 +289,29 @@
     closeMenus(null);
   });
 
+  // ---- boosted navigation: page stylesheets (issue 8 journeys) -----------------------------------
+  // A boosted page swaps only the <body>, so a stylesheet the new page links in its <head> (exports,
+  // templates, analytics) was never loaded when the page was reached from the sidebar. Add the
+  // missing ones before the swap; stylesheets already on the page are left alone.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    if (!detail.boosted || !detail.xhr || typeof detail.serverResponse !== "string") return;
+    var head = detail.serverResponse.split(/<\/head>/i)[0];
+    if (head === detail.serverResponse) return;
+    var doc = new DOMParser().parseFromString(head + "</head><body></body>", "text/html");
+    var loaded = {};
+    document.querySelectorAll('link[rel="stylesheet"]').forEach(function (link) {
+      loaded[link.href] = true;
+    });
+    doc.querySelectorAll('head link[rel="stylesheet"][href]').forEach(function (link) {
+      var href = new URL(link.getAttribute("href"), document.baseURI).href;
+      if (loaded[href]) return;
+      var sheet = document.createElement("link");
+      sheet.rel = "stylesheet";
+      sheet.href = href;
+      document.head.appendChild(sheet);
+    });
+  });
+
   window.Studio = { toast: toast, confirm: confirmDialog, onKey: onKey };
 })();

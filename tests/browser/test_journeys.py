@@ -98,8 +98,8 @@ def test_new_user_signs_up_writes_a_multimodal_prompt_runs_it_tests_it_and_expor
     # 3. A multimodal prompt: a user text with a variable and an uploaded image.
     page.goto(reverse("prompts:new"))
     page.get_by_label("Name", exact=True).fill("Chart describer")
-    page.get_by_role("button", name="User", exact=True).click()
-    user_message = page.locator("[data-message]").last
+    user_message = page.locator("[data-message]").first  # a new prompt starts with one user message
+    expect(user_message.locator('[data-field="role"]')).to_have_value("user")
     user_message.locator('[data-field="text"]').fill(USER_TEXT)
     user_message.get_by_role("button", name="Image").click()
     image_part = user_message.locator('[data-part][data-type="image"]')
@@ -183,6 +183,11 @@ def test_new_user_signs_up_writes_a_multimodal_prompt_runs_it_tests_it_and_expor
 
     # 8. Export: the whole workspace as a ZIP with the prompt and its image.
     page.get_by_role("navigation", name="Areas").get_by_role("link", name="Exports").click()
+    page.wait_for_url(f"**{reverse('exports:index')}")
+    # The page's own stylesheet arrives with boosted navigation too (it lives in the page's <head>).
+    page.wait_for_function(
+        "() => Array.from(document.styleSheets).some(s => (s.href || '').endsWith('/exports/exports.css'))"
+    )
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Download archive").click()
     archive_path = Path(download_info.value.path())
