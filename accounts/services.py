@@ -68,6 +68,11 @@ def workspace_delete(*, workspace: Workspace, actor: User) -> None:
     if Membership.objects.filter(user=actor).count() <= 1:
         raise ValidationError(CANNOT_DELETE_LAST_WORKSPACE)
     record(action="workspace.deleted", actor=actor, workspace=workspace, target=workspace)
+    # A/B tests first: their variants and snapshots PROTECT the prompt versions and datasets that the
+    # workspace's cascade would delete (a ProtectedError otherwise).
+    from abtests.models import ABTest
+
+    ABTest.objects.filter(workspace=workspace).delete()
     workspace.delete()
     forget_memberships(actor)
 

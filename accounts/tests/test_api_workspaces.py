@@ -55,6 +55,24 @@ def test_workspace_delete(team: Team, api: Any, actor: str) -> None:
     assert Workspace.objects.filter(pk=team.workspace.pk).exists() == (response.status_code != 204)
 
 
+def test_owner_deletes_a_workspace_with_ab_tests(team: Team, api: Any) -> None:
+    """Variants and snapshots PROTECT prompt versions and datasets; the workspace still goes, whole."""
+    from abtests.models import ABTest, Variant
+    from abtests.services import abtest_start
+    from abtests.tests.factories import make_test
+    from prompts.models import PromptVersion
+
+    MembershipFactory(user=team.owner, workspace=WorkspaceFactory(), role=Role.OWNER)
+    make_test(team.workspace, rows=2)
+    started = make_test(team.workspace, rows=2, name="started")
+    abtest_start(test=started, enqueue=False)  # snapshot + trials
+    response = api(team.owner).delete(reverse("api:workspace-detail", args=[team.workspace.id]))
+    assert response.status_code == 204
+    assert not Workspace.objects.filter(pk=team.workspace.pk).exists()
+    assert not ABTest.objects.exists() and not Variant.objects.exists()
+    assert not PromptVersion.objects.filter(prompt__workspace_id=team.workspace.pk).exists()
+
+
 def test_owner_cannot_delete_their_only_workspace(team: Team, api: Any) -> None:
     response = api(team.owner).delete(reverse("api:workspace-detail", args=[team.workspace.id]))
     assert response.status_code == 400
