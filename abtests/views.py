@@ -129,11 +129,11 @@ def _editor_membership(request: HtmxHttpRequest) -> Membership:
     return membership
 
 
-def _can_edit(request: HtmxHttpRequest, workspace_id: int) -> bool:
+def _can_edit(request: HtmxHttpRequest, workspace_id: int, role: str = Role.EDITOR) -> bool:
     from studio.permissions import memberships_for
 
     membership = memberships_for(request.user).get(workspace_id)
-    return bool(membership and membership.has_role(Role.EDITOR))
+    return bool(membership and membership.has_role(role))
 
 
 def _plural(n: int) -> str:
@@ -289,6 +289,7 @@ def dataset_detail(request: HtmxHttpRequest, dataset_id: int) -> HttpResponse:
         "page": page,
         "rows": [_row_view(r, dataset, assets) for r in rows],
         "can_edit": _can_edit(request, dataset.workspace_id),
+        "can_delete": _can_edit(request, dataset.workspace_id, Role.ADMIN),
         "add_fields": _edit_fields(dataset, {}, {}),
         "tests_using": dataset.abtests.count(),
         "column_types": COLUMN_TYPE_LABELS,
@@ -340,7 +341,7 @@ def dataset_edit(request: HtmxHttpRequest, dataset_id: int) -> HttpResponse:
 @require_POST
 @login_required
 def dataset_delete(request: HtmxHttpRequest, dataset_id: int) -> HttpResponse:
-    dataset = _dataset_for(request, dataset_id, Role.EDITOR)
+    dataset = _dataset_for(request, dataset_id, Role.ADMIN)  # as DELETE /api/datasets/<id>/
     name, count = dataset.name, dataset.row_count  # type: ignore[attr-defined]
     services.dataset_delete(dataset=dataset)
     messages.success(request, DATASET_DELETED.format(name=name, count=count, plural=_plural(count)))

@@ -207,9 +207,13 @@ def test_viewer_cannot_import(team: Any) -> None:
     assert browser(team.viewer).get(reverse("abtests:dataset-import")).status_code == 403
 
 
-def test_delete_dataset(team: Any) -> None:
+def test_delete_dataset_needs_an_admin(team: Any) -> None:
     dataset = make_dataset(team.workspace, rows=3, name="Old")
-    response = browser(team.editor).post(reverse("abtests:dataset-delete", args=[dataset.pk]))
+    url = reverse("abtests:dataset-delete", args=[dataset.pk])
+    assert browser(team.editor).post(url).status_code == 403
+    assert url not in browser(team.editor).get(reverse("abtests:dataset-detail", args=[dataset.pk])).content.decode()
+    assert url in browser(team.admin).get(reverse("abtests:dataset-detail", args=[dataset.pk])).content.decode()
+    response = browser(team.admin).post(url)
     assert response.status_code == 302 and response["Location"] == LIST
     assert not Dataset.objects.filter(pk=dataset.pk).exists()
 
