@@ -218,6 +218,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"ABTestStatusEnum": "abtests.models.TestStatus"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "studio.openapi.add_error_responses",
@@ -296,13 +297,13 @@ PROVIDER_BASE_URLS = {
     "mistral": env_str("MISTRAL_BASE_URL", "") or None,
 }
 PROVIDER_TIMEOUT_SECONDS = float(env_int("PROVIDER_TIMEOUT_SECONDS", 120))
+# A Run still "running" after this long was interrupted (0 = provider timeout x attempts + 300 s).
+RUN_STALE_SECONDS = env_int("RUN_STALE_SECONDS", 0)
 PROVIDER_MAX_RETRIES = env_int("PROVIDER_MAX_RETRIES", 2)
 PROVIDER_RETRY_INITIAL_MS = env_int("PROVIDER_RETRY_INITIAL_MS", 500)
 PROVIDER_RETRY_MAX_ELAPSED_MS = env_int("PROVIDER_RETRY_MAX_ELAPSED_MS", 30_000)
 MEDIA_FETCH_MAX_BYTES = env_int("MEDIA_FETCH_MAX_BYTES", 20 * 1024 * 1024)
 
-# A Run still "running" after this long was interrupted (0 = provider timeout x attempts + 300 s).
-RUN_STALE_SECONDS = env_int("RUN_STALE_SECONDS", 0)
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
