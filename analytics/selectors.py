@@ -421,6 +421,12 @@ class _Histograms:
         self.latency_max = max(self.latency_max, latency_max or 0)
         self.ttft_max = max(self.ttft_max, ttft_max or 0)
 
+    def add(self, other: _Histograms) -> None:
+        self.latency += other.latency
+        self.ttft += other.ttft
+        self.latency_max = max(self.latency_max, other.latency_max)
+        self.ttft_max = max(self.ttft_max, other.ttft_max)
+
     def percentiles(self) -> Percentiles:
         fractions = [q / 100 for q in FRACTIONS]
         latency = histograms.percentiles(self.latency, fractions, largest=self.latency_max)
@@ -563,8 +569,13 @@ def _pg_usage_sets(
     rolled: Filters, live: Filters | None, *, interval: str | None, by: str | None, overall: bool
 ) -> UsageSets:
     """Sums, counts and histograms of every grouping set in two queries (rolled-up days, live days), each
-    reading its rows once (``GROUP BY GROUPING SETS``); Python sees one row per group."""
-    rollup_columns, run_columns, dimension, sets, normalize = _histogram_sets(interval, by, overall=overall)
+    reading its rows once (``GROUP BY GROUPING SETS``); Python sees one row per group. The overall figures,
+    when there are buckets or keys too, are their sum (rather than a third concatenation of every row's
+    histogram in the database)."""
+    derive_overall = overall and (interval is not None or by is not None)
+    rollup_columns, run_columns, dimension, sets, normalize = _histogram_sets(
+        interval, by, overall=overall and not derive_overall
+    )
     aliases = [*rollup_columns, *dimension]
     key_aliases = list(dimension)
     sums: dict[str, dict[Any, Totals]] = defaultdict(lambda: defaultdict(Totals))
@@ -590,6 +601,14 @@ def _pg_usage_sets(
             groups[row["set"], key].add_buckets(
                 row["h_latency"] or [], row["h_ttft"] or [], row["m_latency"], row["m_ttft"]
             )
+    if derive_overall:
+        part = "bucket" if interval is not None else "key"
+        total, merged = Totals(), _Histograms()
+        for key, totals in sums[part].items():
+            total.add(totals.__dict__, prefix="")
+            merged.add(groups[part, key])
+        sums["overall"][None] = total
+        groups["overall", None] = merged
     return UsageSets(
         sums={name: dict(per_key) for name, per_key in sums.items()}, percentiles=_percentile_sets_of(groups)
     )

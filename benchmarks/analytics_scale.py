@@ -119,8 +119,9 @@ def main() -> int:
         f"Rollups {result.start}..{result.end}: {result.rows:,} rows in {time.monotonic() - started:.1f} s",
         flush=True,
     )
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE analytics_dailyusage")
+    with connection.cursor() as cursor:  # a rebuild leaves dead rows behind: clean the scans' pages now
+        cursor.execute("VACUUM ANALYZE analytics_dailyusage")
+        cursor.execute("VACUUM ANALYZE analytics_dailymodelusage")
     total = Run.objects.filter(workspace=workspace).count()
     print(f"Workspace #{workspace.pk} has {total:,} runs; {connection.vendor} {connection.pg_version}.")
 
@@ -159,6 +160,12 @@ def main() -> int:
         ("breakdown by model (30 days)", reverse("api:analytics-breakdown"), {"workspace": ws, "by": "model"}, {}),
         ("breakdown by user (30 days)", reverse("api:analytics-breakdown"), {"workspace": ws, "by": "user"}, {}),
         ("breakdown by version (30 days)", reverse("api:analytics-breakdown"), {"workspace": ws, "by": "version"}, {}),
+        (
+            "breakdown by user (all days)",
+            reverse("api:analytics-breakdown"),
+            {"workspace": ws, "by": "user", "from": _ago(args.days - 1)},
+            {},
+        ),
         ("dashboard page (30 days)", dashboard, {}, {}),
         ("dashboard page (7 days, provider filter)", dashboard, {"from": _ago(6), "provider": "openai"}, {}),
         (
@@ -167,6 +174,7 @@ def main() -> int:
             {"from": _ago(89), "by": "user"},
             {"HTTP_HX_REQUEST": "true"},
         ),
+        ("dashboard page (all days, by version)", dashboard, {"from": _ago(args.days - 1), "by": "version"}, {}),
     ]
     print(f"\n{'request':<46} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  target p95 < {TARGET_MS:.0f} ms")
     worst = 0.0
