@@ -108,3 +108,14 @@ def api() -> Any:
 @pytest.fixture
 def user(db: Any) -> User:
     return UserFactory()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser tests last (pytest-xdist hands out tests in this order too).
+
+    Playwright's sync API keeps an event loop running in the test process for the whole session once
+    the browser has started, and ``asyncio.run`` (the A/B engine's chunk runner, called directly by
+    the engine tests) refuses to start inside a running loop.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
