@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class PromptsConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'prompts'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "prompts"
