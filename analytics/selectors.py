@@ -339,7 +339,7 @@ def _percentile_aggregates() -> dict[str, Any]:
     return {f"{name}_p{q}": PercentileCont(column, q / 100) for name, column in PERCENTILE_COLUMNS for q in FRACTIONS}
 
 
-PG_SORT_MEMORY = "64MB"  # percentile_cont sorts its input; keep big sorts in memory
+PG_SORT_MEMORY = "64MB"  # percentile_cont sorts and grouped histograms hash: keep them in memory
 
 
 def _pg_sort_memory(qs: QuerySet[Any]) -> None:
@@ -588,14 +588,20 @@ def _pg_usage_sets(
         *SUM_FIELDS,
         *(f"{m}_{part}" for m in ("latency", "ttft") for part in ("sum", "count", "hist", "max")),
     )
-    for row in _pg_grouped(rolled_qs, aliases, sets, ROLLUP_AGGREGATES_SQL):
+    live_rows: list[dict[str, Any]] = []
+    with transaction.atomic(using=rolled_qs.db):
+        _pg_sort_memory(rolled_qs)  # the grouped histograms stay in memory instead of spilling to disk
+        rolled_rows = _pg_grouped(rolled_qs, aliases, sets, ROLLUP_AGGREGATES_SQL)
+        if live is not None:
+            live_qs = runs_for(live).annotate(**run_columns, **dimension)
+            live_qs = live_qs.values(*aliases, "status", *SUM_FIELDS, "latency_ms", "ttft_ms")
+            live_rows = _pg_grouped(live_qs, aliases, sets, RUN_AGGREGATES_SQL)
+    for row in rolled_rows:
         key = _set_key(row["set"], row, key_aliases, normalize)
         sums[row["set"]][key].add(row)
         groups[row["set"], key].add_blobs(row["h_latency"], row["h_ttft"], row["m_latency"], row["m_ttft"])
-    if live is not None:
-        live_qs = runs_for(live).annotate(**run_columns, **dimension)
-        live_qs = live_qs.values(*aliases, "status", *SUM_FIELDS, "latency_ms", "ttft_ms")
-        for row in _pg_grouped(live_qs, aliases, sets, RUN_AGGREGATES_SQL):
+    if live_rows:
+        for row in live_rows:
             key = _set_key(row["set"], row, key_aliases, normalize)
             sums[row["set"]][key].add(row)
             groups[row["set"], key].add_buckets(
