@@ -45,11 +45,6 @@ def _reference_data(request: pytest.FixtureRequest) -> None:
         if name in requested:
             request.getfixturevalue("transactional_db" if name == "live_server" else name)
             break
-    # Autouse fixtures run first: open the database the test asked for (e.g. through `team`) now.
-    for name in ("transactional_db", "db"):
-        if name in request.fixturenames:
-            request.getfixturevalue(name)
-            break
     from providers.catalog import load_default_models
     from providers.models import ModelInfo
     from templates_app.models import Category
