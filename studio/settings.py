@@ -146,10 +146,19 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # A/B test engine: release expired leases, re-enqueue stalled cells, finish done tests.
     "abtests-sweep": {"task": "abtests.sweep", "schedule": float(env_int("ABTEST_SWEEP_SECONDS", 30))},
     # Analytics: daily rollups through yesterday (idempotent) and budget alerts (once per threshold a month).
-    "analytics-rollups": {"task": "analytics.refresh_rollups", "schedule": float(env_int("ANALYTICS_ROLLUP_SECONDS", 900))},
-    "analytics-budgets": {"task": "analytics.check_budgets", "schedule": float(env_int("ANALYTICS_BUDGET_SECONDS", 300))},
+    "analytics-rollups": {
+        "task": "analytics.refresh_rollups",
+        "schedule": float(env_int("ANALYTICS_ROLLUP_SECONDS", 900)),
+    },
+    "analytics-budgets": {
+        "task": "analytics.check_budgets",
+        "schedule": float(env_int("ANALYTICS_BUDGET_SECONDS", 300)),
+    },
     # Providers: Runs a dead web worker left "running" become errors of kind "interrupted".
-    "providers-sweep-stale-runs": {"task": "providers.sweep_stale_runs", "schedule": float(env_int("RUN_SWEEP_SECONDS", 300))},
+    "providers-sweep-stale-runs": {
+        "task": "providers.sweep_stale_runs",
+        "schedule": float(env_int("RUN_SWEEP_SECONDS", 300)),
+    },
 }
 
 # --- A/B test run engine (abtests.engine) ----------------------------------------------------

@@ -93,7 +93,9 @@ def test_member_list(team: Team, api: Any, actor: str, django_assert_num_queries
 def test_member_invite(team: Team, api: Any, actor: str) -> None:
     invitee = UserFactory(email="new@example.com")
     response = api(team.user(actor)).post(
-        reverse("api:member-list", args=[team.workspace.id]), {"email": "NEW@example.com", "role": "editor"}, format="json"
+        reverse("api:member-list", args=[team.workspace.id]),
+        {"email": "NEW@example.com", "role": "editor"},
+        format="json",
     )
     assert response.status_code == _expect(actor, {"owner", "admin"}, 201)
     created = Membership.objects.filter(workspace=team.workspace, user=invitee)
@@ -119,7 +121,9 @@ def test_invite_unknown_email_or_existing_member_is_a_clear_400(team: Team, api:
 def test_admin_cannot_invite_an_owner(team: Team, api: Any) -> None:
     UserFactory(email="new@example.com")
     response = api(team.admin).post(
-        reverse("api:member-list", args=[team.workspace.id]), {"email": "new@example.com", "role": "owner"}, format="json"
+        reverse("api:member-list", args=[team.workspace.id]),
+        {"email": "new@example.com", "role": "owner"},
+        format="json",
     )
     assert response.status_code == 400
     assert response.json()["detail"] == f"role: {ONLY_OWNERS_MANAGE_OWNERS}"
