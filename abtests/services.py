@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from decimal import Decimal, InvalidOperation
@@ -256,19 +257,38 @@ def dataset_import(
 ) -> Any:
     """Import a CSV, JSONL, or ZIP (a CSV or JSONL plus media files) as a new dataset.
 
-    See ``abtests.importers.import_dataset``; returns its ``ImportResult``.
+    See ``abtests.importers.import_dataset``; returns its ``ImportResult``. An applied import appends
+    one ``import.dataset`` audit event in the same transaction (a dry run or a refusal: none).
     """
     from abtests.importers import import_dataset
+    from audit.context import request_channel
 
-    return import_dataset(
-        workspace=workspace,
-        user=user,
-        name=name,
-        upload=upload,
-        description=description,
-        columns=columns,
-        dry_run=dry_run,
-    )
+    with contextlib.nullcontext() if dry_run else transaction.atomic():
+        result = import_dataset(
+            workspace=workspace,
+            user=user,
+            name=name,
+            upload=upload,
+            description=description,
+            columns=columns,
+            dry_run=dry_run,
+        )
+        if result.dataset is not None:
+            record(
+                action="import.dataset",
+                actor=user,
+                workspace=workspace,
+                target=result.dataset,
+                details={
+                    "format": result.format,
+                    "file": str(getattr(upload, "name", "") or "")[:200],
+                    "rows": result.row_count,
+                    "columns": len(result.columns),
+                    "files": len(result.files),
+                    "via": request_channel(),
+                },
+            )
+    return result
 
 
 # =====================================================================================================

@@ -27,6 +27,17 @@ def request_user() -> Any:
     return user if getattr(user, "is_authenticated", False) else None
 
 
+def request_channel() -> str:
+    """How the request being served came in: ``api`` (under /api/), ``page`` (any other URL), or ``""``."""
+    request = _request.get()
+    if request is None:
+        return ""
+    match = getattr(request, "resolver_match", None)
+    if match is not None:
+        return "api" if "api" in match.namespaces else "page"
+    return "api" if request.path.startswith("/api/") else "page"
+
+
 class AuditContextMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

@@ -93,7 +93,7 @@ class AuditEvent(models.Model):
 
     @property
     def label(self) -> str:
-        return ACTION_LABELS.get(self.action, self.action)
+        return ACTION_LABELS.get(self.action) or FORMER_ACTION_LABELS.get(self.action, self.action)
 
 
 # Known actions with a readable label (the filter offers these; other dotted codes are allowed too).
@@ -116,6 +116,19 @@ ACTION_LABELS: dict[str, str] = {
     "template.deleted": "Template deleted",
     "dataset.deleted": "Dataset deleted",
     "abtest.deleted": "A/B test deleted",
-    "export.created": "Export downloaded",
+    "export.prompt": "Prompt exported",
+    "export.template": "Template exported",
+    "export.dataset": "Dataset exported",
+    "export.abtest": "A/B test exported",
+    "export.runs": "Runs exported",
+    "export.workspace": "Workspace exported",
+    "import.studio": "Studio export imported",
+    "import.promptfoo": "promptfoo config imported",
+    "import.dataset": "Dataset imported",
+}
+
+# Codes no longer written, still labelled for the events that carry them (the filter offers them only
+# where the workspace's log has some).
+FORMER_ACTION_LABELS: dict[str, str] = {
     "import.applied": "Import applied",
 }

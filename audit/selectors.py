@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import Membership
-from audit.models import ACTION_LABELS, AuditEvent
+from audit.models import ACTION_LABELS, FORMER_ACTION_LABELS, AuditEvent
 
 BAD_DATE = "{field} must be a date like 2026-01-31."
 BAD_ACTOR = "actor must be a user id."
@@ -94,7 +94,7 @@ def action_choices(*, workspace_id: int) -> list[tuple[str, str]]:
     present = set(AuditEvent.objects.filter(workspace_id=workspace_id).values_list("action", flat=True).distinct())
     choices = dict(ACTION_LABELS)
     for action in present - set(choices):
-        choices[action] = action
+        choices[action] = FORMER_ACTION_LABELS.get(action, action)
     return sorted(choices.items(), key=lambda item: item[0])
 
 

@@ -95,7 +95,9 @@ class PromptExportView(APIView):
                 raise serializers.ValidationError({"versions": [BAD_VERSIONS]}) from None
             if not prompt.versions.filter(number=number).exists():
                 raise serializers.ValidationError({"versions": [NO_SUCH_VERSION.format(number=number)]})
-        return file_response(exporters.prompt_export(prompt=prompt, fmt=fmt, version=number, media=media))
+        return file_response(
+            services.prompt_export(user=request.user, prompt=prompt, fmt=fmt, version=number, media=media)
+        )
 
 
 class SnippetView(APIView):
@@ -196,7 +198,7 @@ class TemplateExportView(APIView):
         template = get_object_for_user(Template.objects.select_related("category"), request.user, pk=template_id)
         fmt = _choice(request, "format", exporters.DOCUMENT_FORMATS, "json")
         media = _choice(request, "media", MEDIA_MODES, "data-url")
-        return file_response(exporters.template_export(template=template, fmt=fmt, media=media))
+        return file_response(services.template_export(user=request.user, template=template, fmt=fmt, media=media))
 
 
 class DatasetExportView(APIView):
@@ -213,7 +215,7 @@ class DatasetExportView(APIView):
         dataset = get_object_for_user(Dataset.objects.all(), request.user, pk=dataset_id)
         fmt = _choice(request, "format", exporters.DOCUMENT_FORMATS + exporters.TABLE_FORMATS, "csv")
         media = _choice(request, "media", MEDIA_MODES, "data-url")
-        return file_response(exporters.dataset_export(dataset=dataset, fmt=fmt, media=media))
+        return file_response(services.dataset_export(user=request.user, dataset=dataset, fmt=fmt, media=media))
 
 
 class TestExportView(APIView):
@@ -230,7 +232,7 @@ class TestExportView(APIView):
         test = get_object_for_user(ABTest.objects.all(), request.user, pk=test_id)
         fmt = _choice(request, "format", exporters.TEST_FORMATS, "json")
         media = _choice(request, "media", MEDIA_MODES, "data-url")
-        return file_response(exporters.abtest_export(test=test, fmt=fmt, media=media))
+        return file_response(services.abtest_export(user=request.user, test=test, fmt=fmt, media=media))
 
 
 class RunsExportView(APIView):
@@ -260,13 +262,22 @@ class RunsExportView(APIView):
             .order_by("created_at", "id")
         )
         prompt = request.query_params.get("prompt")
+        prompt_id: int | None = None
         if prompt:
             try:
-                runs = runs.filter(prompt_id=int(prompt))
+                prompt_id = int(prompt)
             except ValueError:
                 raise serializers.ValidationError({"prompt": ["prompt must be a prompt id."]}) from None
+            runs = runs.filter(prompt_id=prompt_id)
         return file_response(
-            exporters.runs_export(workspace_id=membership.workspace_id, runs=runs, fmt=fmt, media=media)
+            services.runs_export(
+                user=request.user,
+                workspace=membership.workspace,
+                runs=runs,
+                fmt=fmt,
+                media=media,
+                prompt_id=prompt_id,
+            )
         )
 
 
@@ -288,7 +299,9 @@ class WorkspaceExportView(APIView):
         membership = membership_for(request.user, values["workspace"])
         media = "data-url" if values["format"] != "zip" else values["media"]
         return file_response(
-            exporters.workspace_export(workspace=membership.workspace, media=media, fmt=values["format"])
+            services.workspace_export(
+                user=request.user, workspace=membership.workspace, media=media, fmt=values["format"]
+            )
         )
 
 

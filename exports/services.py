@@ -1,10 +1,20 @@
-"""Imports: an export document (JSON/YAML) or archive (ZIP) into a workspace, all or nothing.
+"""Exports and imports, each audited.
+
+Exports: ``prompt_export``, ``template_export``, ``dataset_export``, ``abtest_export``, ``runs_export``
+and ``workspace_export`` build the file through ``exports.exporters`` and append one ``export.<type>``
+audit event (actor, workspace, target, format, media, file name and size, page or API). A refused
+request (a bad format) builds nothing and records nothing. Snippets are not exports: they show one
+version's code, re-rendered on every option change, and are not audited.
+
+Imports: an export document (JSON/YAML) or archive (ZIP) into a workspace, all or nothing.
 
 ``bundle_import`` parses and checks the upload first (nothing touches the database before the file
 is known to be a well-formed export of a supported version), then creates assets (through the same
 upload checks as any upload), prompts, templates, datasets, runs, ... in one transaction with new ids.
 Any problem rolls everything back; files that the failed attempt stored are deleted again. A dry run
 does the whole import and then rolls it back, so its preview is exactly what a real import creates.
+An applied import appends one ``import.studio`` or ``import.promptfoo`` event in its transaction; a
+dry run or a refused import (rolled back) leaves none.
 """
 
 from __future__ import annotations
@@ -22,11 +32,15 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from accounts.models import User, Workspace
+from audit.context import request_channel
 from audit.services import record
+from exports import exporters
 from exports.archive import MANIFEST, ZIP_NO_MANIFEST, Archive, is_zip, open_archive, safe_name
 from exports.formats import (
     EMPTY_FILE,
     FILE_TOO_LARGE,
+    MEDIA_ARCHIVE,
+    MEDIA_DATA_URL,
     ImportRefused,
     check_header,
     human_size,
@@ -80,6 +94,119 @@ class ImportResult:
 
 class _DryRun(Exception):
     pass
+
+
+# --- exports (downloads) ---------------------------------------------------------------------------
+
+
+def _record_export(
+    *,
+    kind: str,
+    user: User | None,
+    workspace: Workspace | int,
+    target: Any,
+    export: exporters.ExportFile,
+    fmt: str,
+    media: str,
+    **extra: Any,
+) -> None:
+    produced = "zip" if export.content_type == exporters.CONTENT_TYPES["zip"] else fmt
+    details = {
+        "format": produced,
+        "media": media,
+        "file": export.filename,
+        "bytes": len(export.data),
+        **extra,
+        "via": request_channel(),
+    }
+    record(action=f"export.{kind}", actor=user, workspace=workspace, target=target, details=details)
+
+
+def prompt_export(
+    *, user: User | None, prompt: Any, fmt: str, version: int | None = None, media: str = MEDIA_DATA_URL
+) -> exporters.ExportFile:
+    """A prompt (every version, or version ``version``) as a file; one ``export.prompt`` event."""
+    export = exporters.prompt_export(prompt=prompt, fmt=fmt, version=version, media=media)
+    _record_export(
+        kind="prompt",
+        user=user,
+        workspace=prompt.workspace_id,
+        target=prompt,
+        export=export,
+        fmt=fmt,
+        media=media,
+        versions="all" if version is None else version,
+    )
+    return export
+
+
+def template_export(*, user: User | None, template: Any, fmt: str, media: str = MEDIA_DATA_URL) -> exporters.ExportFile:
+    export = exporters.template_export(template=template, fmt=fmt, media=media)
+    _record_export(
+        kind="template",
+        user=user,
+        workspace=template.workspace_id,
+        target=template,
+        export=export,
+        fmt=fmt,
+        media=media,
+    )
+    return export
+
+
+def dataset_export(*, user: User | None, dataset: Any, fmt: str, media: str = MEDIA_DATA_URL) -> exporters.ExportFile:
+    export = exporters.dataset_export(dataset=dataset, fmt=fmt, media=media)
+    _record_export(
+        kind="dataset", user=user, workspace=dataset.workspace_id, target=dataset, export=export, fmt=fmt, media=media
+    )
+    return export
+
+
+def abtest_export(*, user: User | None, test: Any, fmt: str, media: str = MEDIA_DATA_URL) -> exporters.ExportFile:
+    export = exporters.abtest_export(test=test, fmt=fmt, media=media)
+    _record_export(
+        kind="abtest", user=user, workspace=test.workspace_id, target=test, export=export, fmt=fmt, media=media
+    )
+    return export
+
+
+def runs_export(
+    *,
+    user: User | None,
+    workspace: Workspace,
+    runs: Any,
+    fmt: str,
+    media: str = MEDIA_DATA_URL,
+    prompt_id: int | None = None,
+) -> exporters.ExportFile:
+    """The workspace's runs (``runs``, already filtered to ``prompt_id`` when given) as a file."""
+    from prompts.models import Prompt
+
+    export = exporters.runs_export(workspace_id=workspace.pk, runs=runs, fmt=fmt, media=media)
+    prompt = Prompt.objects.filter(workspace=workspace, pk=prompt_id).first() if prompt_id is not None else None
+    extra = {"prompt": prompt_id} if prompt_id is not None else {}
+    _record_export(
+        kind="runs",
+        user=user,
+        workspace=workspace,
+        target=prompt if prompt is not None else workspace,
+        export=export,
+        fmt=fmt,
+        media=media,
+        **extra,
+    )
+    return export
+
+
+def workspace_export(
+    *, user: User | None, workspace: Workspace, media: str = MEDIA_ARCHIVE, fmt: str = "zip"
+) -> exporters.ExportFile:
+    """The whole workspace as one archive (or one JSON/YAML document); one ``export.workspace`` event."""
+    export = exporters.workspace_export(workspace=workspace, media=media, fmt=fmt)
+    _record_export(
+        kind="workspace", user=user, workspace=workspace, target=workspace, export=export, fmt=fmt, media=media
+    )
+    return export
 
 
 # --- reading an upload -----------------------------------------------------------------------------
@@ -220,11 +347,44 @@ def _delete_orphans(names: list[str]) -> None:
 # --- the import ------------------------------------------------------------------------------------
 
 
+def _file_format(data: bytes, name: str, archive: Archive | None) -> str:
+    """zip, json or yaml: how ``parse_export`` read the file."""
+    if archive is not None:
+        return "zip"
+    return "json" if name.lower().endswith(".json") or data.lstrip()[:1] in (b"{", b"[") else "yaml"
+
+
 def bundle_import(*, workspace: Workspace, user: User | None, upload: Any, dry_run: bool = False) -> ImportResult:
     """Import an export file into ``workspace`` with new ids; all or nothing. Raises ``ImportRefused``."""
     data = read_upload(upload)
-    document, archive = parse_export(data, name=getattr(upload, "name", "") or "")
-    return document_import(workspace=workspace, user=user, document=document, archive=archive, dry_run=dry_run)
+    name = getattr(upload, "name", "") or ""
+    document, archive = parse_export(data, name=name)
+    return document_import(
+        workspace=workspace,
+        user=user,
+        document=document,
+        archive=archive,
+        dry_run=dry_run,
+        file_name=name,
+        file_format=_file_format(data, name, archive),
+    )
+
+
+# The section holding an export's main object, by the export's kind (the audit event's target).
+_MAIN_SECTION = {"prompt": "prompts", "template": "templates", "dataset": "datasets", "abtest": "abtests"}
+
+
+def _import_target(kind: str, created: dict[str, list[dict[str, Any]]], workspace: Workspace) -> Any:
+    """The one object a single-object export created, else the workspace that received the import."""
+    from exports.registry import get_handler
+
+    section = _MAIN_SECTION.get(kind)
+    items = created.get(section, []) if section else []
+    if len(items) == 1:
+        obj = get_handler(section).queryset(workspace.pk).filter(pk=items[0]["id"]).first()  # type: ignore[arg-type]
+        if obj is not None:
+            return obj
+    return workspace
 
 
 def document_import(
@@ -234,6 +394,8 @@ def document_import(
     document: dict[str, Any],
     archive: Archive | None = None,
     dry_run: bool = False,
+    file_name: str = "",
+    file_format: str = "",
 ) -> ImportResult:
     _check_sections(document)
     result = ImportResult(dry_run=dry_run, kind=str(document.get("kind") or ""))
@@ -251,13 +413,17 @@ def document_import(
             if dry_run:
                 raise _DryRun
             record(
-                action="import.applied",
+                action="import.studio",
                 actor=user,
                 workspace=workspace,
+                target=_import_target(result.kind, result.created, workspace),
                 details={
-                    "kind": result.kind,
+                    "kind": result.kind[:40],
+                    "format": file_format or ("zip" if archive is not None else "json"),
+                    "file": file_name[:200],
                     "assets": result.assets,
-                    "created": {k: len(v) for k, v in result.created.items()},
+                    "created": result.counts,
+                    "via": request_channel(),
                 },
             )
     except _DryRun:
@@ -355,8 +521,9 @@ def promptfoo_import(*, workspace: Workspace, user: User | None, upload: Any, dr
     from prompts.services import prompt_create
 
     data = read_upload(upload)
-    config = load_document(data, name=getattr(upload, "name", "") or "")
-    stem = (getattr(upload, "name", "") or "promptfoo").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    upload_name = getattr(upload, "name", "") or ""
+    config = load_document(data, name=upload_name)
+    stem = (upload_name or "promptfoo").rsplit("/", 1)[-1].rsplit(".", 1)[0]
     spec, report = config_to_spec(config, name=f"promptfoo {stem}")
     result = PromptfooResult(dry_run=dry_run, spec=spec, report=report.items)
     created: dict[str, list[dict[str, Any]]] = {"prompts": [], "datasets": [], "abtests": []}
@@ -408,6 +575,19 @@ def promptfoo_import(*, workspace: Workspace, user: User | None, upload: Any, dr
             result.created = created
             if dry_run:
                 raise _DryRun
+            record(
+                action="import.promptfoo",
+                actor=user,
+                workspace=workspace,
+                target=test if test is not None else dataset,
+                details={
+                    "format": _file_format(data, upload_name, None),
+                    "file": upload_name[:200],
+                    "created": {name: len(items) for name, items in created.items()},
+                    "unmapped": len(result.report),
+                    "via": request_channel(),
+                },
+            )
     except _DryRun:
         pass
     return result
@@ -430,4 +610,12 @@ def import_any(
         ):
             return promptfoo_import(workspace=workspace, user=user, upload=upload, dry_run=dry_run)
     document, archive = parse_export(data, name=name)
-    return document_import(workspace=workspace, user=user, document=document, archive=archive, dry_run=dry_run)
+    return document_import(
+        workspace=workspace,
+        user=user,
+        document=document,
+        archive=archive,
+        dry_run=dry_run,
+        file_name=name,
+        file_format=_file_format(data, name, archive),
+    )

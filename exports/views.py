@@ -1,7 +1,7 @@
 """Export and import pages: the exports index (pick objects, format, download), the import page
 (upload -> preview of what will be created -> confirm), and the snippet panel (code + copy button).
 
-Views are thin: ``exports.exporters`` builds files, ``exports.services`` imports, ``studio.permissions``
+Views are thin: ``exports.services`` builds files (through ``exports.exporters``) and imports, auditing both; ``studio.permissions``
 decides access (viewers export, editors import, another workspace's object is a 404).
 """
 
@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Membership, Role
-from exports import exporters, services
+from exports import services
 from exports.api import file_response
 from exports.formats import MEDIA_MODES, ImportRefused
 from exports.snippets import LANG_LABELS, LANGS, SNIPPET_MEDIA, SnippetError, snippet_for
@@ -99,7 +99,13 @@ def download(request: HttpRequest) -> HttpResponse:
                 .select_related("prompt", "prompt_version")
                 .order_by("created_at", "id")
             )
-            export = exporters.runs_export(workspace_id=membership.workspace_id, runs=runs, fmt=fmt, media=media)
+            export = services.runs_export(
+                user=request.user,  # type: ignore[arg-type]
+                workspace=membership.workspace,
+                runs=runs,
+                fmt=fmt,
+                media=media,
+            )
             return file_response(export)
         pk = params.get("id")
         if kind == "prompt":
@@ -108,18 +114,39 @@ def download(request: HttpRequest) -> HttpResponse:
             number = int(version) if version.isdigit() else None
             if number is not None and not prompt.versions.filter(number=number).exists():
                 raise Http404("No such version.")
-            export = exporters.prompt_export(prompt=prompt, fmt=fmt, version=number, media=media)
+            export = services.prompt_export(
+                user=request.user,  # type: ignore[arg-type]
+                prompt=prompt,
+                fmt=fmt,
+                version=number,
+                media=media,
+            )
         elif kind == "template":
             template = get_object_for_user(Template.objects.select_related("category"), request.user, pk=pk)
-            export = exporters.template_export(template=template, fmt=fmt, media=media)
+            export = services.template_export(
+                user=request.user,  # type: ignore[arg-type]
+                template=template,
+                fmt=fmt,
+                media=media,
+            )
         elif kind == "dataset":
             dataset = get_object_for_user(Dataset.objects.all(), request.user, pk=pk)
-            export = exporters.dataset_export(dataset=dataset, fmt=fmt, media=media)
+            export = services.dataset_export(
+                user=request.user,  # type: ignore[arg-type]
+                dataset=dataset,
+                fmt=fmt,
+                media=media,
+            )
         else:
             from abtests.models import ABTest
 
             test = get_object_for_user(ABTest.objects.all(), request.user, pk=pk)
-            export = exporters.abtest_export(test=test, fmt=fmt, media=media)
+            export = services.abtest_export(
+                user=request.user,  # type: ignore[arg-type]
+                test=test,
+                fmt=fmt,
+                media=media,
+            )
     except ImportRefused as exc:
         messages.error(request, exc.text)
         return redirect("exports:index")
@@ -133,7 +160,12 @@ def workspace_archive(request: HttpRequest) -> HttpResponse:
     media = request.POST.get("media", "archive")
     fmt = "zip" if media == "archive" else request.POST.get("format", "json")
     try:
-        export = exporters.workspace_export(workspace=membership.workspace, media=media, fmt=fmt)
+        export = services.workspace_export(
+            user=request.user,  # type: ignore[arg-type]
+            workspace=membership.workspace,
+            media=media,
+            fmt=fmt,
+        )
     except ImportRefused as exc:
         messages.error(request, exc.text)
         return redirect("exports:index")

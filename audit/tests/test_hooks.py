@@ -193,8 +193,8 @@ def test_an_applied_import_is_logged_and_a_dry_run_is_not(team: Any) -> None:
         return SimpleUploadedFile(exported.filename, exported.data)
 
     bundle_import(workspace=team.workspace, user=team.editor, upload=upload(), dry_run=True)
-    assert not AuditEvent.objects.filter(action="import.applied").exists()
+    assert not AuditEvent.objects.filter(action="import.studio").exists()
     bundle_import(workspace=team.workspace, user=team.editor, upload=upload())
-    event = only("import.applied")
+    event = only("import.studio")
     assert event.actor_id == team.editor.pk and event.workspace_id == team.workspace.pk
     assert event.details["created"]
