@@ -275,6 +275,9 @@ class _Handler(BaseHTTPRequestHandler):
     fake: FakeProvider
     protocol_version = "HTTP/1.1"
     server_version = "FakeProvider/1.0"
+    # TCP_NODELAY, as real API servers set it: the head and the body go out in separate writes, and with
+    # Nagle's algorithm on, each answer waited for the client's delayed ACK (~40 ms on Linux).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         return

@@ -8,7 +8,7 @@ from typing import Any
 
 import anthropic
 
-from providers.adapters.base import IMAGE_MIME_TYPES, Adapter, Clock, client_key, shared_async_client
+from providers.adapters.base import IMAGE_MIME_TYPES, Adapter, Clock, client_key, shared_async_client, tls_context
 from providers.adapters.errors import connection_error, status_error, timeout_error
 from providers.types import (
     CompletionRequest,
@@ -47,6 +47,14 @@ class AnthropicAdapter(Adapter):
         if request.base_url:
             kwargs["base_url"] = request.base_url
         return kwargs
+
+    def _client(self, request: CompletionRequest) -> anthropic.Anthropic:
+        http_client = anthropic.DefaultHttpxClient(verify=tls_context())
+        return anthropic.Anthropic(**self._client_kwargs(request), http_client=http_client)
+
+    def _async_client(self, request: CompletionRequest) -> anthropic.AsyncAnthropic:
+        http_client = anthropic.DefaultAsyncHttpxClient(verify=tls_context())
+        return anthropic.AsyncAnthropic(**self._client_kwargs(request), http_client=http_client)
 
     # --- wire format ------------------------------------------------------------------------------
     def to_wire_part(self, part: MediaPart) -> dict[str, Any]:
@@ -163,7 +171,7 @@ class AnthropicAdapter(Adapter):
     def check_connection(self, request: CompletionRequest) -> int:
         """List models: proves the key and address work without paying for a completion."""
         clock = Clock()
-        with anthropic.Anthropic(**self._client_kwargs(request)) as client:
+        with self._client(request) as client:
             try:
                 client.models.list(limit=1)
             except anthropic.AnthropicError as exc:
@@ -175,7 +183,7 @@ class AnthropicAdapter(Adapter):
         self.check(request)
         body, warnings = self.build(request, stream=False)
         clock = Clock()
-        with anthropic.Anthropic(**self._client_kwargs(request)) as client:
+        with self._client(request) as client:
             try:
                 message = client.messages.create(**body)
             except anthropic.AnthropicError as exc:
@@ -187,7 +195,7 @@ class AnthropicAdapter(Adapter):
         body, warnings = self.build(request, stream=False)
         clock = Clock()
         async with shared_async_client(
-            client_key(self.provider, request), lambda: anthropic.AsyncAnthropic(**self._client_kwargs(request))
+            client_key(self.provider, request), lambda: self._async_client(request)
         ) as client:
             try:
                 message = await client.messages.create(**body)
@@ -200,7 +208,7 @@ class AnthropicAdapter(Adapter):
         body, warnings = self.build(request, stream=True)
         clock = Clock()
         state: dict[str, Any] = {"text": [], "finish": "", "usage": None, "output": None}
-        with anthropic.Anthropic(**self._client_kwargs(request)) as client:
+        with self._client(request) as client:
             try:
                 stream = client.messages.create(**body)
             except anthropic.AnthropicError as exc:
@@ -225,7 +233,7 @@ class AnthropicAdapter(Adapter):
         clock = Clock()
         state: dict[str, Any] = {"text": [], "finish": "", "usage": None, "output": None}
         async with shared_async_client(
-            client_key(self.provider, request), lambda: anthropic.AsyncAnthropic(**self._client_kwargs(request))
+            client_key(self.provider, request), lambda: self._async_client(request)
         ) as client:
             try:
                 stream = await client.messages.create(**body)
@@ -253,7 +261,7 @@ class AnthropicAdapter(Adapter):
         body, _ = self.build(request, stream=False)
         body.pop("max_tokens", None)
         clock = Clock()
-        with anthropic.Anthropic(**self._client_kwargs(request)) as client:
+        with self._client(request) as client:
             try:
                 counted = client.messages.count_tokens(**body)
             except anthropic.AnthropicError as exc:

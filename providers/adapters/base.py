@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
+import ssl
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from providers.types import (
@@ -33,10 +36,34 @@ ROLE_NOT_ALLOWED = "{where} has a {kind} part in a {role} message; {provider} ta
 
 IMAGE_MIME_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
 
-# One async SDK client per event loop and configuration. Building an SDK client costs ~180 ms of CPU
-# (it sets up its HTTP transport), so a fresh client per call caps an A/B run's throughput at a few
-# calls per second whatever the concurrency; reusing it also reuses its connection pool.
-_loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], Any]] = (
+
+# One TLS context per process for every SDK client. Left to itself each SDK client builds its own,
+# reading the CA bundle again (~100-180 ms of CPU per client; Mistral's builds two): a playground call
+# paid that on every request and an A/B chunk once per client.
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS context httpx would build by default (system CA paths, SSL_CERT_FILE/SSL_CERT_DIR), once."""
+    import httpcore2
+
+    return httpcore2.default_ssl_context()
+
+
+# Async SDK clients are shared per event loop and configuration, a few calls per client: an httpx
+# connection pool walks all its connections on every request and every release (O(connections)), so
+# one client carrying 50 concurrent calls spent a third of the CPU in pool bookkeeping. A client
+# takes up to CALLS_PER_CLIENT calls at once; the next call opens another client (cheap with the
+# shared TLS context) and later calls go to the least busy one.
+CALLS_PER_CLIENT = 8
+
+
+@dataclass
+class _SharedClient:
+    client: Any
+    closer: Callable[[], Any] | None
+    in_flight: int = 0
+
+
+_loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], list[_SharedClient]]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -48,20 +75,30 @@ def client_key(provider: str, request: CompletionRequest) -> tuple[Any, ...]:
 
 
 @asynccontextmanager
-async def shared_async_client(key: tuple[Any, ...], factory: Callable[[], Any]) -> AsyncIterator[Any]:
-    """Yield this event loop's client for ``key``, creating it with ``factory`` on first use."""
-    clients = _loop_clients.setdefault(asyncio.get_running_loop(), {})
-    client = clients.get(key)
-    if client is None:
-        client = clients[key] = factory()
-    yield client
+async def shared_async_client(
+    key: tuple[Any, ...], factory: Callable[[], Any], closer: Callable[[Any], Any] | None = None
+) -> AsyncIterator[Any]:
+    """Yield one of this event loop's clients for ``key`` (the least busy), creating one with ``factory``
+    when none exists or all carry CALLS_PER_CLIENT calls. ``closer(client)`` closes it at the end
+    (default: the client's own ``close``/``aclose``)."""
+    shards = _loop_clients.setdefault(asyncio.get_running_loop(), {}).setdefault(key, [])
+    entry = min(shards, key=lambda shard: shard.in_flight, default=None)
+    if entry is None or entry.in_flight >= CALLS_PER_CLIENT:
+        client = factory()
+        entry = _SharedClient(client, (lambda: closer(client)) if closer else None)
+        shards.append(entry)
+    entry.in_flight += 1
+    try:
+        yield entry.client
+    finally:
+        entry.in_flight -= 1
 
 
 async def close_shared_clients() -> None:
     """Close the running loop's cached clients (call before the loop ends, e.g. at the end of a chunk)."""
-    clients = _loop_clients.pop(asyncio.get_running_loop(), {})
-    for client in clients.values():
-        closer = getattr(client, "close", None) or getattr(client, "aclose", None)
+    shards = _loop_clients.pop(asyncio.get_running_loop(), {})
+    for entry in (entry for entries in shards.values() for entry in entries):
+        closer = entry.closer or getattr(entry.client, "close", None) or getattr(entry.client, "aclose", None)
         if closer is None:
             continue
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import httpx2
@@ -12,7 +12,7 @@ from mistralai.client.errors import MistralError, NoResponseError, ResponseValid
 from mistralai.client.utils import BackoffStrategy, RetryConfig
 from mistralai.client.utils.logger import NoOpLogger
 
-from providers.adapters.base import IMAGE_MIME_TYPES, Adapter, Clock, client_key, shared_async_client
+from providers.adapters.base import IMAGE_MIME_TYPES, Adapter, Clock, client_key, shared_async_client, tls_context
 from providers.adapters.errors import connection_error, status_error, timeout_error
 from providers.types import (
     CompletionRequest,
@@ -67,15 +67,32 @@ class MistralAdapter(Adapter):
     media_roles = frozenset({"user"})
 
     def _client(self, request: CompletionRequest) -> Mistral:
+        """A Mistral SDK client on httpx clients that share the process's TLS context (closed by the caller:
+        ``_sync_client`` for calls in this thread, ``_close_async`` for the shared async ones)."""
         kwargs: dict[str, Any] = {
             "api_key": request.api_key,
             "retry_config": retry_config(request),
             "timeout_ms": int(request.timeout * 1000),
             "debug_logger": NoOpLogger(),  # its debug log would print the Authorization header
+            "client": httpx2.Client(follow_redirects=True, verify=tls_context()),
+            "async_client": httpx2.AsyncClient(follow_redirects=True, verify=tls_context()),
         }
         if request.base_url:
             kwargs["server_url"] = request.base_url
         return Mistral(**kwargs)
+
+    @contextmanager
+    def _sync_client(self, request: CompletionRequest) -> Iterator[Mistral]:
+        client = self._client(request)
+        try:
+            yield client
+        finally:
+            client.sdk_configuration.client.close()  # type: ignore[union-attr]
+
+    @staticmethod
+    async def _close_async(client: Mistral) -> None:
+        await client.sdk_configuration.async_client.aclose()  # type: ignore[union-attr]
+        client.sdk_configuration.client.close()  # type: ignore[union-attr]
 
     # --- wire format ------------------------------------------------------------------------------
     def to_wire_part(self, part: MediaPart) -> dict[str, Any]:
@@ -196,7 +213,7 @@ class MistralAdapter(Adapter):
     def check_connection(self, request: CompletionRequest) -> int:
         """List models: proves the key and address work without paying for a completion."""
         clock = Clock()
-        with self._client(request) as client:
+        with self._sync_client(request) as client:
             try:
                 client.models.list()
             except (*self._errors, ResponseValidationError) as exc:
@@ -208,7 +225,7 @@ class MistralAdapter(Adapter):
         self.check(request)
         body, warnings = self.build(request)
         clock = Clock()
-        with self._client(request) as client:
+        with self._sync_client(request) as client:
             try:
                 response = client.chat.complete(**body)
             except self._errors as exc:
@@ -219,7 +236,9 @@ class MistralAdapter(Adapter):
         self.check(request)
         body, warnings = self.build(request)
         clock = Clock()
-        async with shared_async_client(client_key(self.provider, request), lambda: self._client(request)) as client:
+        async with shared_async_client(
+            client_key(self.provider, request), lambda: self._client(request), self._close_async
+        ) as client:
             try:
                 response = await client.chat.complete_async(**body)
             except self._errors as exc:
@@ -231,7 +250,7 @@ class MistralAdapter(Adapter):
         body, warnings = self.build(request)
         clock = Clock()
         state: dict[str, Any] = {"text": [], "finish": "", "usage": None}
-        with self._client(request) as client:
+        with self._sync_client(request) as client:
             try:
                 stream = client.chat.stream(**body)
             except self._errors as exc:
@@ -255,7 +274,9 @@ class MistralAdapter(Adapter):
         body, warnings = self.build(request)
         clock = Clock()
         state: dict[str, Any] = {"text": [], "finish": "", "usage": None}
-        async with shared_async_client(client_key(self.provider, request), lambda: self._client(request)) as client:
+        async with shared_async_client(
+            client_key(self.provider, request), lambda: self._client(request), self._close_async
+        ) as client:
             try:
                 stream = await client.chat.stream_async(**body)
             except self._errors as exc:

@@ -8,7 +8,15 @@ from typing import Any
 
 import openai
 
-from providers.adapters.base import IMAGE_MIME_TYPES, Adapter, Clock, client_key, estimate_tokens, shared_async_client
+from providers.adapters.base import (
+    IMAGE_MIME_TYPES,
+    Adapter,
+    Clock,
+    client_key,
+    estimate_tokens,
+    shared_async_client,
+    tls_context,
+)
 from providers.adapters.errors import connection_error, status_error, timeout_error
 from providers.types import (
     CompletionRequest,
@@ -56,10 +64,12 @@ class OpenAIAdapter(Adapter):
         return kwargs
 
     def _client(self, request: CompletionRequest) -> openai.OpenAI:
-        return openai.OpenAI(**self._client_kwargs(request))
+        http_client = openai.DefaultHttpxClient(verify=tls_context())
+        return openai.OpenAI(**self._client_kwargs(request), http_client=http_client)
 
     def _async_client(self, request: CompletionRequest) -> openai.AsyncOpenAI:
-        return openai.AsyncOpenAI(**self._client_kwargs(request))
+        http_client = openai.DefaultAsyncHttpxClient(verify=tls_context())
+        return openai.AsyncOpenAI(**self._client_kwargs(request), http_client=http_client)
 
     # --- wire format ------------------------------------------------------------------------------
     def to_wire_part(self, part: MediaPart) -> dict[str, Any]:
