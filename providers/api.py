@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,6 +20,7 @@ from rest_framework.views import APIView
 from accounts.models import Role
 from providers import selectors, services
 from providers.models import ModelInfo, Provider, ProviderCredential, Run, RunSource
+from providers.quota import CallQuotaExceeded
 from providers.serializers import CredentialOutputSerializer, ModelOutputSerializer, RunOutputSerializer
 from studio.api import Pagination
 from studio.permissions import get_object_for_user, membership_for, workspace_ids_for
@@ -105,15 +107,21 @@ class RunCreateView(APIView):
             "prompt": prompt,
             "variables": values["variables"],
         }
+        try:
+            if values["stream"]:
+                events = services.run_events(**common)
+            else:
+                runs = services.runs_execute(**common)
+        except CallQuotaExceeded as exc:
+            # 429 with Retry-After (and ``retry_after`` in the body), like the rate throttles.
+            raise Throttled(wait=exc.retry_after, detail=exc.text, code="call_quota") from None
         if values["stream"]:
-            events = services.run_events(**common)
             response = StreamingHttpResponse(
                 (services.sse(name, payload) for name, payload in events), content_type="text/event-stream"
             )
             response["Cache-Control"] = "no-cache"
             response["X-Accel-Buffering"] = "no"
             return response
-        runs = services.runs_execute(**common)
         return Response({"runs": RunOutputSerializer(runs, many=True).data}, status=status.HTTP_201_CREATED)
 
 

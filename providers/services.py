@@ -6,6 +6,9 @@ parameters, parts the model can take) and raises ``RunRefused`` before anything 
 ``run_events`` does the same streaming, yielding SSE-ready events and recording every Run at the end,
 also when the call fails or the client goes away. Provider calls run outside database transactions;
 worker threads only talk to the provider, every database write happens in the caller's thread.
+Each call holds a slot of the workspace's cap on calls in flight (``providers.quota``), taken after
+the checks and before any Run is recorded: a full workspace raises ``CallQuotaExceeded`` (nothing
+recorded, nothing sent) and the slots go back when the calls end, however they end.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from providers.catalog import Estimate, Prices, cost_for, estimate_cost
 from providers.media import MediaError, resolve_messages, storable_input
 from providers.models import ModelInfo, Provider, ProviderCredential, Run, RunSource, RunStatus
 from providers.netpolicy import OutboundBlocked, check_url
+from providers.quota import workspace_slot
 from providers.types import CompletionRequest, Done, ProviderError, Result, TextDelta, Usage
 
 MAX_TARGETS = 4
@@ -354,11 +358,15 @@ def run_execute(
     prompt: Any = None,
     variables: dict[str, Any] | None = None,
 ) -> Run:
-    """Call one target and record the Run (status ok or error). Raises RunRefused for bad input."""
+    """Call one target and record the Run (status ok or error).
+
+    Raises RunRefused for bad input and CallQuotaExceeded when the workspace's calls in flight are at the cap.
+    """
     call = call_prepare(workspace_id=workspace.pk, rendered=rendered, target=target)
     context = RunContext(workspace.pk, user, source, prompt_version, prompt, variables or {})
-    run = run_start(context=context, call=call)
-    outcome = _call_once(call)
+    with workspace_slot(workspace.pk):
+        run = run_start(context=context, call=call)
+        outcome = _call_once(call)
     if isinstance(outcome, ProviderError):
         return run_fail(run=run, error=outcome)
     return run_finish(run=run, call=call, result=outcome)
@@ -375,12 +383,14 @@ def runs_execute(
     prompt: Any = None,
     variables: dict[str, Any] | None = None,
 ) -> list[Run]:
-    """Call up to 4 targets side by side; every target leaves a Run. All targets are checked first."""
+    """Call up to 4 targets side by side; every target leaves a Run. All targets are checked first,
+    then one slot per target is taken (all or none: CallQuotaExceeded)."""
     calls = targets_prepare(workspace_id=workspace.pk, rendered=rendered, targets=targets)
     context = RunContext(workspace.pk, user, source, prompt_version, prompt, variables or {})
-    runs = [run_start(context=context, call=call) for call in calls]
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        outcomes = list(pool.map(_call_once, calls))
+    with workspace_slot(workspace.pk, count=len(calls)):
+        runs = [run_start(context=context, call=call) for call in calls]
+        with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+            outcomes = list(pool.map(_call_once, calls))
     finished = []
     for run, call, outcome in zip(runs, calls, outcomes, strict=True):
         if isinstance(outcome, ProviderError):
@@ -449,21 +459,28 @@ def run_events(
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """Stream up to 4 targets side by side as (event, data) pairs; format them with ``sse``.
 
-    Targets are checked and the Runs created before this returns: RunRefused raises here (nothing
-    recorded), so a view can answer 400 before it starts streaming. Events: ``run`` (one per target,
+    Targets are checked, one slot per target taken and the Runs created before this returns:
+    RunRefused and CallQuotaExceeded raise here (nothing recorded), so a view can answer 400 or 429
+    before it starts streaming; the slots go back when the stream ends or is closed. Events: ``run`` (one per target,
     with the run id), ``delta`` (text), ``done`` (the finished run), ``error`` (the failed run with its
     error), ``ping`` (keep-alive) and a final ``end``. If the consumer stops early (client
     disconnect), unfinished Runs are recorded as errors (kind ``cancelled``) with the text so far.
     """
     calls = targets_prepare(workspace_id=workspace.pk, rendered=rendered, targets=targets)
     context = RunContext(workspace.pk, user, source, prompt_version, prompt, variables or {})
-    runs = [run_start(context=context, call=call) for call in calls]
-    return _stream_runs(calls, runs, heartbeat_seconds)
+    slots = workspace_slot(workspace.pk, count=len(calls)).acquire()
+    try:
+        runs = [run_start(context=context, call=call) for call in calls]
+    except BaseException:
+        slots.release()
+        raise
+    return _stream_runs(calls, runs, heartbeat_seconds, slots)
 
 
 def _stream_runs(
-    calls: list[PreparedCall], runs: list[Run], heartbeat_seconds: float
+    calls: list[PreparedCall], runs: list[Run], heartbeat_seconds: float, slots: workspace_slot
 ) -> Iterator[tuple[str, dict[str, Any]]]:
+    # An unstarted generator never runs its ``finally``; ``slots`` then goes back when it is collected.
     from providers.serializers import run_payload
 
     out: queue.Queue[Any] = queue.Queue()
@@ -483,6 +500,7 @@ def _stream_runs(
     finished_runs: set[int] = set()
     try:
         while open_targets:
+            slots.renew()  # a long stream keeps its slots (rate-limited: a quarter of the lease)
             try:
                 index, item = out.get(timeout=heartbeat_seconds)
             except queue.Empty:
@@ -514,6 +532,7 @@ def _stream_runs(
         yield "end", {"run_ids": [run.pk for run in runs]}
     finally:
         cancel.set()
+        slots.release()
         for index, run in enumerate(runs):
             if index not in finished_runs:
                 elapsed = int((timezone.now() - started[index]).total_seconds() * 1000)

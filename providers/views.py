@@ -33,6 +33,7 @@ from providers import playground, selectors, services
 from providers.forms import CredentialForm, CredentialReplaceForm, CustomModelForm
 from providers.media import MediaError
 from providers.models import ModelInfo, Provider, ProviderCredential, RunSource
+from providers.quota import CallQuotaExceeded
 from studio.permissions import (
     SESSION_WORKSPACE_KEY,
     current_membership,
@@ -200,6 +201,11 @@ def playground_stream(request: HtmxHttpRequest) -> HttpResponse:
         )
     except ValidationError as error:
         return _json_error(error)
+    except CallQuotaExceeded as exc:
+        # The page shows ``detail`` where the run's output would be.
+        busy = JsonResponse({"detail": exc.text, "code": "call_quota", "retry_after": exc.retry_after}, status=429)
+        busy["Retry-After"] = str(exc.retry_after)
+        return busy
     response = StreamingHttpResponse(_sse_releasing_connection(events), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"

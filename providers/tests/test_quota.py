@@ -1,0 +1,346 @@
+"""The per-workspace cap on provider calls in flight (providers.quota) and its wiring into the
+playground and /api/testing/run/: shared by threads and (with Redis) processes, released on error,
+expired leases reclaimed, 429 with Retry-After on the API, the message on the page."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+from django.urls import reverse
+
+from prompts.services import prompt_create
+from providers import quota
+from providers.models import Run
+from providers.quota import CallQuotaExceeded, in_flight, workspace_slot
+
+USES_REDIS = django_settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
+needs_redis = pytest.mark.skipif(not USES_REDIS, reason="processes share the cap only through Redis (REDIS_URL)")
+
+WS = 424242  # a workspace id for the slot tests that need no database row
+
+
+@pytest.fixture
+def cap(settings: Any) -> Any:
+    def set_cap(limit: int) -> None:
+        settings.WORKSPACE_MAX_CONCURRENT_CALLS = limit
+
+    return set_cap
+
+
+# --- the semaphore -------------------------------------------------------------------------------------
+
+
+def test_the_cap_refuses_the_call_over_it_with_a_clear_message_and_frees_on_release(cap: Any) -> None:
+    cap(2)
+    first, second = workspace_slot(WS).acquire(), workspace_slot(WS).acquire()
+    assert in_flight(WS) == 2
+    with pytest.raises(CallQuotaExceeded) as refused:
+        workspace_slot(WS).acquire()
+    assert str(refused.value) == quota.QUOTA_FULL.format(in_flight=2, limit=2)
+    assert "already has 2 provider calls in flight (the limit is 2); try again in a moment" in str(refused.value)
+    assert refused.value.retry_after == quota.RETRY_AFTER_SECONDS
+    assert in_flight(WS + 1) == 0  # another workspace has its own count
+    with workspace_slot(WS + 1, count=2):
+        pass
+    first.release()
+    first.release()  # idempotent: gives back nothing twice
+    assert in_flight(WS) == 1
+    with workspace_slot(WS):
+        assert in_flight(WS) == 2
+    second.release()
+    assert in_flight(WS) == 0
+
+
+def test_several_slots_are_taken_all_or_none(cap: Any) -> None:
+    cap(4)
+    held = workspace_slot(WS, count=2).acquire()
+    with pytest.raises(CallQuotaExceeded) as refused:
+        workspace_slot(WS, count=3).acquire()
+    assert "needs 3 more (the limit is 4)" in refused.value.text
+    assert in_flight(WS) == 2  # the refused request took none
+    with pytest.raises(CallQuotaExceeded, match="more than the workspace's limit of 4"):
+        workspace_slot(WS + 1, count=5).acquire()
+    held.release()
+
+
+def test_no_cap_takes_no_slot(cap: Any) -> None:
+    cap(0)
+    with workspace_slot(WS, count=50):
+        assert in_flight(WS) == 0
+
+
+def test_a_held_slot_is_released_when_the_block_fails(cap: Any) -> None:
+    cap(1)
+    with pytest.raises(RuntimeError), workspace_slot(WS):
+        assert in_flight(WS) == 1
+        raise RuntimeError("the provider call blew up")
+    assert in_flight(WS) == 0
+
+    async def failing() -> None:
+        async with workspace_slot(WS):
+            assert in_flight(WS) == 1
+            raise ValueError("bad answer")
+
+    with pytest.raises(ValueError):
+        asyncio.run(failing())
+    assert in_flight(WS) == 0
+
+
+def test_a_dropped_holder_gives_its_slots_back(cap: Any) -> None:
+    cap(1)
+    holder = workspace_slot(WS).acquire()
+    assert in_flight(WS) == 1
+    del holder
+    assert in_flight(WS) == 0
+
+
+def test_an_expired_lease_is_reclaimed(cap: Any) -> None:
+    cap(1)
+    # A process that died holding a slot: its token stays until the lease runs out.
+    taken, _ = quota._backend().acquire(quota._key(WS), ["crashed-process"], 1, 0.3)
+    assert taken and in_flight(WS) == 1
+    with pytest.raises(CallQuotaExceeded):
+        workspace_slot(WS).acquire()
+    time.sleep(0.45)
+    with workspace_slot(WS):
+        assert in_flight(WS) == 1
+
+
+def test_renewing_keeps_a_long_holder_past_its_first_lease(cap: Any) -> None:
+    cap(1)
+    holder = workspace_slot(WS, lease=0.4).acquire()
+    for _ in range(4):
+        time.sleep(0.15)
+        holder.renew()  # rate-limited to a quarter of the lease
+    assert in_flight(WS) == 1  # 0.6 s after taking a 0.4 s lease
+    with pytest.raises(CallQuotaExceeded):
+        workspace_slot(WS).acquire()
+    holder.release()
+
+
+def test_threads_racing_for_slots_never_overbook(cap: Any) -> None:
+    cap(5)
+    start = threading.Barrier(20)
+    got: list[workspace_slot] = []
+    refused: list[CallQuotaExceeded] = []
+    lock = threading.Lock()
+
+    def take() -> None:
+        start.wait()
+        try:
+            slot = workspace_slot(WS).acquire()
+        except CallQuotaExceeded as exc:
+            with lock:
+                refused.append(exc)
+        else:
+            with lock:
+                got.append(slot)
+
+    threads = [threading.Thread(target=take) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (len(got), len(refused)) == (5, 15) and in_flight(WS) == 5
+    for slot in got:
+        slot.release()
+
+
+def test_async_holders_wait_for_a_slot_instead_of_failing(cap: Any) -> None:
+    cap(2)
+    peak = 0
+
+    async def cell(n: int) -> int:
+        nonlocal peak
+        async with workspace_slot(WS, wait=10):
+            peak = max(peak, in_flight(WS))
+            await asyncio.sleep(0.05)
+            return n
+
+    async def many() -> list[int]:
+        return await asyncio.gather(*(cell(n) for n in range(8)))
+
+    assert asyncio.run(many()) == list(range(8))
+    assert peak == 2 and in_flight(WS) == 0
+
+
+def test_the_async_wait_is_bounded(cap: Any) -> None:
+    cap(1)
+    holder = workspace_slot(WS).acquire()
+
+    async def wait_briefly() -> None:
+        async with workspace_slot(WS, wait=0.2):
+            pass  # pragma: no cover - never entered
+
+    started = time.monotonic()
+    with pytest.raises(CallQuotaExceeded, match="no slot came free"):
+        asyncio.run(wait_briefly())
+    assert 0.2 <= time.monotonic() - started < 2
+    holder.release()
+
+
+# --- across processes (Redis) ---------------------------------------------------------------------------
+
+HOLDER = """
+import os, sys
+import django
+django.setup()
+from providers.quota import in_flight, workspace_slot
+slot = workspace_slot({ws}, count={count}, lease={lease}).acquire()
+print("held", in_flight({ws}), flush=True)
+if sys.stdin.readline().strip() == "crash":
+    os._exit(0)  # dies holding its slots: no release, no finalizer
+slot.release()
+print("released", flush=True)
+"""
+
+
+def holder_process(ws: int, count: int, limit: int, lease: float = 60.0) -> subprocess.Popen[str]:
+    env = dict(os.environ)
+    env.setdefault("DJANGO_SETTINGS_MODULE", "studio.test_settings")
+    env["WORKSPACE_MAX_CONCURRENT_CALLS"] = str(limit)
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLDER.format(ws=ws, count=count, lease=lease)],
+        cwd=django_settings.BASE_DIR,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line.split() == ["held", str(count)], line
+    return process
+
+
+@needs_redis
+def test_two_processes_share_the_cap(cap: Any) -> None:
+    cap(3)
+    process = holder_process(WS, count=2, limit=3)
+    try:
+        assert in_flight(WS) == 2  # the other process's slots count here
+        mine = workspace_slot(WS).acquire()
+        with pytest.raises(CallQuotaExceeded, match="already has 3 provider calls in flight"):
+            workspace_slot(WS).acquire()
+        mine.release()
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write("release\n")
+        process.stdin.flush()
+        assert process.stdout.readline().strip() == "released"
+        assert process.wait(timeout=30) == 0
+        with workspace_slot(WS, count=3):
+            assert in_flight(WS) == 3
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+
+
+@needs_redis
+def test_a_crashed_processes_slots_come_back_after_the_lease(cap: Any) -> None:
+    cap(2)
+    process = holder_process(WS, count=2, limit=2, lease=1.0)
+    assert process.stdin is not None
+    process.stdin.write("crash\n")
+    process.stdin.flush()
+    assert process.wait(timeout=30) == 0
+    with pytest.raises(CallQuotaExceeded):
+        workspace_slot(WS).acquire()
+    time.sleep(1.2)
+    with workspace_slot(WS, count=2):
+        assert in_flight(WS) == 2
+
+
+# --- wiring: /api/testing/run/ and the playground ----------------------------------------------------
+
+CONTENT = {
+    "messages": [{"role": "user", "content": [{"type": "text", "text": "Hello {{name}}"}]}],
+    "variables": [{"name": "name", "type": "text", "default": "Ada"}],
+    "model": {"provider": "echo", "name": "echo"},
+}
+
+
+def api_run(api: Any, team: Any, *, targets: int = 1, stream: bool = False) -> Any:
+    body = {
+        "workspace": team.workspace.pk,
+        "content": CONTENT,
+        "targets": [{"provider": "echo", "model": "echo"}] * targets,
+        "stream": stream,
+    }
+    return api(team.editor).post(reverse("api:testing-run"), body, format="json")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_api_answers_429_with_retry_after_when_the_workspace_is_at_its_cap(
+    team: Any, api: Any, cap: Any, stream: bool
+) -> None:
+    cap(2)
+    busy = workspace_slot(team.workspace.pk).acquire()  # another call of this workspace in flight
+    response = api_run(api, team, targets=2, stream=stream)
+    assert response.status_code == 429
+    assert response["Retry-After"] == str(quota.RETRY_AFTER_SECONDS)
+    body = response.json()
+    assert body["code"] == "call_quota" and body["retry_after"] == quota.RETRY_AFTER_SECONDS
+    assert body["detail"].startswith(quota.QUOTA_FULL_FOR.format(in_flight=1, count=2, limit=2))
+    assert not Run.objects.exists()  # refused before anything was recorded or sent
+    assert in_flight(team.workspace.pk) == 1
+
+    def finished(response: Any) -> Any:
+        assert response.status_code == (200 if stream else 201)
+        if stream:
+            b"".join(response.streaming_content)
+        return response
+
+    finished(api_run(api, team, targets=1, stream=stream))  # one slot is free
+    assert in_flight(team.workspace.pk) == 1
+    busy.release()
+    finished(api_run(api, team, targets=2, stream=stream))
+    assert in_flight(team.workspace.pk) == 0  # every slot came back after the calls
+    assert Run.objects.filter(status="ok").count() == 3
+
+
+@pytest.mark.django_db
+def test_a_failed_provider_call_gives_its_slot_back(team: Any, api: Any, cap: Any, providers_on_fake: Any) -> None:
+    from providers.tests.conftest import add_credential
+
+    cap(1)
+    add_credential(team.workspace, "openai")
+    providers_on_fake.fail_next(401, message="bad key")
+    body = {
+        "workspace": team.workspace.pk,
+        "content": CONTENT,
+        "targets": [{"provider": "openai", "model": "gpt-4o-mini"}],
+    }
+    response = api(team.editor).post(reverse("api:testing-run"), body, format="json")
+    assert response.status_code == 201 and response.json()["runs"][0]["status"] == "error"
+    assert in_flight(team.workspace.pk) == 0
+
+
+@pytest.mark.django_db
+def test_the_playground_shows_the_cap_message(team: Any, cap: Any) -> None:
+    cap(1)
+    prompt = prompt_create(workspace=team.workspace, user=team.owner, name="Hello", content=CONTENT)
+    client = Client()
+    client.force_login(team.editor)
+    body = {"prompt": prompt.pk, "version": "", "variables": {}, "targets": [{"model": "echo:echo"}]}
+    url = reverse("providers:playground-stream")
+    with workspace_slot(team.workspace.pk):
+        response = client.post(url, data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 429 and response["Retry-After"] == str(quota.RETRY_AFTER_SECONDS)
+    # static/js/playground.js shows ``detail`` in place of the run's output.
+    assert response.json()["detail"] == quota.QUOTA_FULL.format(in_flight=1, limit=1)
+    assert not Run.objects.exists()
+    ok = client.post(url, data=json.dumps(body), content_type="application/json")
+    assert ok.status_code == 200
+    b"".join(ok.streaming_content)
+    assert in_flight(team.workspace.pk) == 0 and Run.objects.get().status == "ok"
