@@ -42,18 +42,18 @@ DEFAULT_ASYNC_WAIT_SECONDS = 120.0
 RETRY_AFTER_SECONDS = 2
 LEASE_MARGIN_SECONDS = 60.0
 
-QUOTA_FULL = (
-    "This workspace already has {in_flight} provider calls in flight (the limit is {limit}); try again in a moment."
-)
+QUOTA_FULL = "This workspace already has {calls} in flight (the limit is {limit}); try again in a moment."
 QUOTA_FULL_FOR = (
-    "This workspace already has {in_flight} provider calls in flight and this run needs {count} more "
+    "This workspace already has {calls} in flight and this run needs {count} more "
     "(the limit is {limit}); try again in a moment."
 )
 QUOTA_TOO_MANY = "This run needs {count} provider calls at once, more than the workspace's limit of {limit}."
-QUOTA_WAITED = (
-    "This workspace had {in_flight} provider calls in flight (the limit is {limit}) for {waited:.0f} s; "
-    "no slot came free."
-)
+QUOTA_WAITED = "This workspace had {calls} in flight (the limit is {limit}) for {waited:.0f} s; no slot came free."
+
+
+def calls_text(count: int) -> str:
+    """``1 provider call``, ``3 provider calls``: the ``{calls}`` of the messages above."""
+    return f"{count} provider call{'' if count == 1 else 's'}"
 
 
 class CallQuotaExceeded(Exception):
@@ -268,9 +268,9 @@ class workspace_slot:  # lower case: used like a function, ``with workspace_slot
 
     def _refusal(self, in_flight_now: int) -> CallQuotaExceeded:
         if self.count > 1:
-            text = QUOTA_FULL_FOR.format(in_flight=in_flight_now, count=self.count, limit=self.limit)
+            text = QUOTA_FULL_FOR.format(calls=calls_text(in_flight_now), count=self.count, limit=self.limit)
         else:
-            text = QUOTA_FULL.format(in_flight=in_flight_now, limit=self.limit)
+            text = QUOTA_FULL.format(calls=calls_text(in_flight_now), limit=self.limit)
         return CallQuotaExceeded(text, limit=self.limit, in_flight=in_flight_now)
 
     def _too_many(self) -> CallQuotaExceeded | None:
@@ -304,7 +304,7 @@ class workspace_slot:  # lower case: used like a function, ``with workspace_slot
                 return self
             waited = time.monotonic() - started
             if waited >= self.wait:
-                text = QUOTA_WAITED.format(in_flight=in_flight_now, limit=self.limit, waited=waited)
+                text = QUOTA_WAITED.format(calls=calls_text(in_flight_now), limit=self.limit, waited=waited)
                 raise CallQuotaExceeded(text, limit=self.limit, in_flight=in_flight_now)
             await asyncio.sleep(min(delay * random.uniform(0.5, 1.5), max(self.wait - waited, 0.0)))
             delay = min(delay * 2, 1.0)

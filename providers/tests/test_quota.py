@@ -46,7 +46,7 @@ def test_the_cap_refuses_the_call_over_it_with_a_clear_message_and_frees_on_rele
     assert in_flight(WS) == 2
     with pytest.raises(CallQuotaExceeded) as refused:
         workspace_slot(WS).acquire()
-    assert str(refused.value) == quota.QUOTA_FULL.format(in_flight=2, limit=2)
+    assert str(refused.value) == quota.QUOTA_FULL.format(calls="2 provider calls", limit=2)
     assert "already has 2 provider calls in flight (the limit is 2); try again in a moment" in str(refused.value)
     assert refused.value.retry_after == quota.RETRY_AFTER_SECONDS
     assert in_flight(WS + 1) == 0  # another workspace has its own count
@@ -291,7 +291,7 @@ def test_the_api_answers_429_with_retry_after_when_the_workspace_is_at_its_cap(
     assert response["Retry-After"] == str(quota.RETRY_AFTER_SECONDS)
     body = response.json()
     assert body["code"] == "call_quota" and body["retry_after"] == quota.RETRY_AFTER_SECONDS
-    assert body["detail"].startswith(quota.QUOTA_FULL_FOR.format(in_flight=1, count=2, limit=2))
+    assert body["detail"].startswith(quota.QUOTA_FULL_FOR.format(calls="1 provider call", count=2, limit=2))
     assert not Run.objects.exists()  # refused before anything was recorded or sent
     assert in_flight(team.workspace.pk) == 1
 
@@ -338,7 +338,7 @@ def test_the_playground_shows_the_cap_message(team: Any, cap: Any) -> None:
         response = client.post(url, data=json.dumps(body), content_type="application/json")
     assert response.status_code == 429 and response["Retry-After"] == str(quota.RETRY_AFTER_SECONDS)
     # static/js/playground.js shows ``detail`` in place of the run's output.
-    assert response.json()["detail"] == quota.QUOTA_FULL.format(in_flight=1, limit=1)
+    assert response.json()["detail"] == quota.QUOTA_FULL.format(calls="1 provider call", limit=1)
     assert not Run.objects.exists()
     ok = client.post(url, data=json.dumps(body), content_type="application/json")
     assert ok.status_code == 200

@@ -203,3 +203,28 @@ def test_admin_adds_tests_and_deletes_a_key_and_sees_the_catalog(
     )
     shot(page, "model-catalog")
     assert page.console_errors == []
+
+
+def test_a_workspace_at_its_call_cap_is_told_why_the_run_did_not_start(
+    transactional_db: Any, team: Any, page: Any, login: Any, shot: Any, settings: Any
+) -> None:
+    from providers.quota import workspace_slot
+
+    settings.WORKSPACE_MAX_CONCURRENT_CALLS = 1
+    login(page, team.editor, team.password)
+    page.goto("/providers/playground/")
+    page.get_by_label("User").fill("Say hello.")
+    page.locator("[data-target]").nth(0).get_by_label("Model").select_option("echo:echo")
+    with workspace_slot(team.workspace.pk):  # another call of this workspace is in flight
+        page.locator("button[data-run]").click()
+        message = page.locator("[data-run-error]")
+        expect(message).to_be_visible()
+        expect(message).to_contain_text("already has 1 provider call in flight (the limit is 1); try again")
+        message.scroll_into_view_if_needed()
+        shot(page, "playground-call-cap")
+    assert not Run.objects.exists()
+    page.locator("button[data-run]").click()
+    expect(page.locator("[data-card] [data-card-status]")).to_have_text("done")
+    expect(page.locator("[data-run-error]")).to_be_hidden()
+    # The refused request is the only console error (Chromium logs the 429 response).
+    assert all("429" in text for text in page.console_errors)
