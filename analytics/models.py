@@ -3,8 +3,8 @@
 ``DailyUsage`` holds one row per (day, workspace, provider, model, prompt, prompt version, user, source,
 status) with sums and counts, and for successful calls latency and TTFT histograms (fixed log-spaced
 buckets, see ``analytics.histograms``) that past days' percentiles are read from; ``DailyModelUsage`` is
-the same summed per model (fewer rows, for questions about nothing but providers and models).
-``RollupState`` says
+the same summed per model (fewer rows, for questions about nothing but providers and models);
+``WeeklyUsage`` is ``DailyUsage`` summed per complete week (for long ranges). ``RollupState`` says
 through which day the rollups are complete; later days (normally only today) are aggregated live from
 ``providers.Run``.
 """
@@ -87,6 +87,37 @@ class DailyModelUsage(UsageFigures):
 
     def __str__(self) -> str:
         return f"{self.day} {self.provider}/{self.model} {self.calls} calls"
+
+
+class WeeklyUsage(UsageFigures):
+    """``DailyUsage`` summed over the seven days of a week (Monday to Sunday, UTC), with the same key; ``day``
+    is the Monday. Only complete weeks have rows (every day rolled up, so the Sunday is at most
+    ``RollupState.through``). Long ranges read their whole weeks here and their first and last days from
+    ``DailyUsage``: about five times fewer rows and histogram bytes over a year."""
+
+    day = models.DateField(help_text="The Monday of the week.")
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+", db_index=False)
+    provider = models.CharField(max_length=30)
+    model = models.CharField(max_length=200)
+    prompt = models.ForeignKey(
+        "prompts.Prompt", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    prompt_version = models.ForeignKey(
+        "prompts.PromptVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    source = models.CharField(max_length=20)
+    status = models.CharField(max_length=10)
+
+    class Meta:
+        verbose_name = "weekly usage"
+        verbose_name_plural = "weekly usage"
+        indexes = [models.Index(fields=["workspace", "day"], name="weeklyusage_ws_day_idx")]
+
+    def __str__(self) -> str:
+        return f"week of {self.day} {self.provider}/{self.model} {self.calls} calls"
 
 
 class RollupState(models.Model):

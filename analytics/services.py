@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -20,7 +21,15 @@ from django.utils import timezone
 from accounts.models import Membership, Role
 from analytics import histograms
 from analytics.filters import day_start, today
-from analytics.models import Budget, BudgetAlert, DailyModelUsage, DailyUsage, RollupState
+from analytics.models import (
+    Budget,
+    BudgetAlert,
+    DailyModelUsage,
+    DailyUsage,
+    RollupState,
+    UsageFigures,
+    WeeklyUsage,
+)
 from analytics.selectors import FINISHED, budget_status, month_start
 from providers.models import Run, RunStatus
 
@@ -54,6 +63,8 @@ def _first_run_day() -> date | None:
 
 
 ROLLUP_KEY = ("workspace_id", "provider", "model", "prompt_id", "prompt_version_id", "user_id", "source")
+MODEL_KEY = ("day", "workspace_id", "provider", "model", "status")  # DailyModelUsage
+WEEK_KEY = ("day", *ROLLUP_KEY, "status")  # WeeklyUsage (day: the Monday)
 SUMMED = (
     "calls",
     "input_tokens",
@@ -98,7 +109,32 @@ def rollups_refresh(*, start: date | None = None, end: date | None = None) -> Re
     state.through = max(state.through or end, end)
     state.refreshed_at = timezone.now()
     state.save()
+    _rollup_weeks(start, end, through=state.through)
     return RefreshResult(start, end, rows)
+
+
+def week_of(day: date) -> date:
+    """The Monday of ``day``'s week."""
+    return day - timedelta(days=day.weekday())
+
+
+def _rollup_weeks(start: date, end: date, *, through: date) -> int:
+    """Recompute the ``WeeklyUsage`` rows of the complete weeks (Sunday at most ``through``) that overlap
+    ``start``..``end``, from the daily rows: the same sums, the histograms added up."""
+    first, last = week_of(start), week_of(end)
+    if last + timedelta(days=6) > through:
+        last -= timedelta(days=7)
+    if last < first:
+        return 0
+    WeeklyUsage.objects.filter(day__gte=first, day__lte=last).delete()
+    per_week: dict[tuple[Any, ...], UsageFigures] = {}
+    daily = DailyUsage.objects.filter(day__gte=first, day__lte=last + timedelta(days=6)).order_by()
+    for usage in daily.iterator(chunk_size=BATCH_SIZE):
+        key = (week_of(usage.day), *(getattr(usage, k) for k in ROLLUP_KEY), usage.status)
+        _add_to_row(per_week, key, usage, model=WeeklyUsage, fields=WEEK_KEY)
+    _compact(per_week.values())
+    WeeklyUsage.objects.bulk_create(per_week.values(), batch_size=BATCH_SIZE)  # type: ignore[arg-type]
+    return len(per_week)
 
 
 def _histograms(runs: QuerySet[Run]) -> dict[tuple[Any, ...], tuple[bytes, bytes]]:
@@ -152,7 +188,7 @@ def _rollup_days(start: date, end: date) -> int:
     )
     hists = _histograms(runs)
     batch: list[DailyUsage] = []
-    per_model: dict[tuple[Any, ...], DailyModelUsage] = {}
+    per_model: dict[tuple[Any, ...], UsageFigures] = {}
     rows = 0
     for g in groups.iterator(chunk_size=BATCH_SIZE):
         latency_hist, ttft_hist = b"", b""
@@ -185,7 +221,8 @@ def _rollup_days(start: date, end: date) -> int:
                 ttft_hist=ttft_hist,
             )
         )
-        _add_to_model_row(per_model, batch[-1])
+        key = tuple(getattr(batch[-1], k) for k in MODEL_KEY)
+        _add_to_row(per_model, key, batch[-1], model=DailyModelUsage, fields=MODEL_KEY)
         if len(batch) >= BATCH_SIZE:
             DailyUsage.objects.bulk_create(batch)
             rows += len(batch)
@@ -193,33 +230,38 @@ def _rollup_days(start: date, end: date) -> int:
     if batch:
         DailyUsage.objects.bulk_create(batch)
         rows += len(batch)
-    for row in per_model.values():  # concatenated histograms -> one entry per bucket
-        row.latency_hist = histograms.encode(histograms.decode(row.latency_hist))
-        row.ttft_hist = histograms.encode(histograms.decode(row.ttft_hist))
-    DailyModelUsage.objects.bulk_create(per_model.values(), batch_size=BATCH_SIZE)
+    _compact(per_model.values())
+    DailyModelUsage.objects.bulk_create(per_model.values(), batch_size=BATCH_SIZE)  # type: ignore[arg-type]
     return rows
 
 
-def _add_to_model_row(per_model: dict[tuple[Any, ...], DailyModelUsage], usage: DailyUsage) -> None:
-    """Add a ``DailyUsage`` row to its ``DailyModelUsage`` row (same day, workspace, model and status)."""
-    key = (usage.day, usage.workspace_id, usage.provider, usage.model, usage.status)
-    row = per_model.get(key)
+def _compact(rows: Iterable[UsageFigures]) -> None:
+    """Concatenated histograms -> one entry per bucket."""
+    for row in rows:
+        row.latency_hist = histograms.encode(histograms.decode(row.latency_hist))
+        row.ttft_hist = histograms.encode(histograms.decode(row.ttft_hist))
+
+
+def _add_to_row(
+    rows: dict[tuple[Any, ...], UsageFigures],
+    key: tuple[Any, ...],
+    usage: UsageFigures,
+    *,
+    model: type[UsageFigures],
+    fields: tuple[str, ...],
+) -> None:
+    """Add a rollup row's sums, counts, maxima and histograms (concatenated) to ``rows[key]``: a new
+    ``model`` row whose ``fields`` are the key's values, the first time."""
+    row = rows.get(key)
     if row is None:
-        row = per_model[key] = DailyModelUsage(
-            day=usage.day,
-            workspace_id=usage.workspace_id,
-            provider=usage.provider,
-            model=usage.model,
-            status=usage.status,
-            cost=Decimal(0),
-            latency_hist=b"",
-            ttft_hist=b"",
-        )
+        row = rows[key] = model(**dict(zip(fields, key, strict=True)))
+        row.cost = Decimal(0)
+        row.latency_hist = row.ttft_hist = b""
     for name in SUMMED:
         value = getattr(usage, name)
         setattr(row, name, getattr(row, name) + (Decimal(str(value)) if name == "cost" else value))
     for name in ("latency", "ttft"):
-        setattr(row, f"{name}_hist", getattr(row, f"{name}_hist") + getattr(usage, f"{name}_hist"))
+        setattr(row, f"{name}_hist", bytes(getattr(row, f"{name}_hist")) + bytes(getattr(usage, f"{name}_hist")))
         values = [v for v in (getattr(row, f"{name}_max"), getattr(usage, f"{name}_max")) if v is not None]
         setattr(row, f"{name}_max", max(values) if values else None)
 
