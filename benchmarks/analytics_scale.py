@@ -6,8 +6,9 @@ Usage (from the project root, PostgreSQL reachable; the database is created if m
         [--database-url postgres://postgres@127.0.0.1:5432/studio_bench]
 
 Seeding happens once (the runs stay in the scratch database and are reused by later runs; --reseed
-starts over). The daily rollups are brought up to date before timing (the Celery task's refresh; after
-a migration that reset them, or with --rebuild-rollups, every day is recomputed). Each request goes
+starts over). The rollups (daily, per model and per complete week) are brought up to date before timing
+(the Celery task's refresh; after a migration that reset them, or with --rebuild-rollups, every day is
+recomputed). Each request goes
 through the Django test client (the full middleware stack, session auth, template rendering); the script
 prints p50/p95 per request in milliseconds, then PASS (exit 0) if every p95 is under the target, else
 FAIL (exit 1). Not part of the test suite: it is slow.
@@ -122,6 +123,7 @@ def main() -> int:
     with connection.cursor() as cursor:  # a rebuild leaves dead rows behind: clean the scans' pages now
         cursor.execute("VACUUM ANALYZE analytics_dailyusage")
         cursor.execute("VACUUM ANALYZE analytics_dailymodelusage")
+        cursor.execute("VACUUM ANALYZE analytics_weeklyusage")
     total = Run.objects.filter(workspace=workspace).count()
     print(f"Workspace #{workspace.pk} has {total:,} runs; {connection.vendor} {connection.pg_version}.")
 
