@@ -35,6 +35,7 @@ chunk skips finished Trials, so nothing finished is called again.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
@@ -105,6 +106,10 @@ def stall_seconds() -> float:
 
 def chunk_size() -> int:
     return int(_setting("ABTEST_CHUNK_SIZE", 200))
+
+
+def parallel_chunks() -> int:
+    return max(1, int(_setting("ABTEST_PARALLEL_CHUNKS", 2)))
 
 
 def max_attempts() -> int:
@@ -350,6 +355,7 @@ class Cell:
 
     trial_id: int
     token: int  # the Trial's attempts after the claim: finishing requires it unchanged
+    variant_id: int
     provider: str
     call: PreparedCall
     values: dict[str, Any]
@@ -412,8 +418,21 @@ def _budget_ok(plan: Plan) -> str | None:
     return None
 
 
-def cell_prepare(plan: Plan, trial_id: int, variant_id: int, row_index: int) -> Cell | str:
-    """Render, estimate, then claim the Trial and reserve its cost atomically (database thread)."""
+@dataclass
+class _Ready:
+    """A cell rendered and priced, not claimed yet."""
+
+    trial_id: int
+    variant_id: int
+    call: PreparedCall
+    row: dict[str, Any]
+    reserved: Decimal
+    judge_calls: list[tuple[JudgePlan, list[Message]]]
+
+
+def _ready(plan: Plan, trial_id: int, variant_id: int, row_index: int) -> _Ready | None:
+    """Render the row, resolve its media and estimate the cost; None (the Trial recorded as an error) when
+    the row can't be sent to this variant."""
     from prompts.rendering import RenderError, render
     from providers.catalog import Prices
     from providers.media import MediaError, resolve_messages
@@ -435,7 +454,7 @@ def cell_prepare(plan: Plan, trial_id: int, variant_id: int, row_index: int) -> 
         call.adapter.check(probe)
     except (RenderError, MediaError, ProviderError) as exc:
         _fail_unclaimed(test.pk, trial_id, RENDER_FAILED.format(error=getattr(exc, "message", None) or exc))
-        return SKIP
+        return None
     estimate = estimate_cost(call.target.provider, Prices.of(call.model_info), messages, call.params.get("max_tokens"))
     reserved = estimate.cost
     judge_calls: list[tuple[JudgePlan, list[Message]]] = []
@@ -449,51 +468,124 @@ def cell_prepare(plan: Plan, trial_id: int, variant_id: int, row_index: int) -> 
             ).cost
             judge_calls.append((judge, []))
     reserved = (reserved * reserve_factor()).quantize(Decimal("0.00000001"))
+    return _Ready(trial_id, variant_id, call, row, reserved, judge_calls)
+
+
+def cells_claim(plan: Plan, specs: list[tuple[int, int, int]]) -> list[Cell | str]:
+    """Claim a batch of cells (trial id, variant id, row index) in one transaction (database thread).
+
+    Each cell is rendered and priced first. Then, with the test's row locked, the Trials still pending
+    (and due) are *claimed* (``UPDATE ... WHERE status = 'pending'``: two workers never run the same cell;
+    the claim sets a lease and bumps ``attempts``, the claim token) and their estimated cost *reserved*
+    on the test, in order, as long as the test is running and ``spent + reserved`` stays within the cost
+    cap. One result per spec: a Cell to call, SKIP (finished, claimed elsewhere or unrenderable), LATER
+    (pending, not due yet) or STOP (the test is not running, or this cell would cross the cap).
+    """
+    results: list[Cell | str] = [SKIP] * len(specs)
+    ready: list[tuple[int, _Ready]] = []
+    for position, spec in enumerate(specs):
+        prepared = _ready(plan, *spec)
+        if prepared is not None:
+            ready.append((position, prepared))
+    if not ready:
+        return results
+    test = plan.test
     budget_error = _budget_ok(plan)
     if budget_error is not None:
         _stop(test.pk, TestStatus.STOPPED_BUDGET, BUDGET_STOPPED.format(error=budget_error))
-        return STOP
+        for position, _ in ready:
+            results[position] = STOP
+        return results
     now = timezone.now()
+    ids = [prepared.trial_id for _, prepared in ready]
+    taken: list[tuple[int, _Ready]] = []
+    capped: _Ready | None = None
     with transaction.atomic():
-        claimed = (
-            Trial.objects.filter(pk=trial_id, status=TrialStatus.PENDING)
+        # the lock orders claims of one test (other workers' chunks) around its spent/reserved figures
+        state = ABTest.objects.select_for_update().filter(pk=test.pk).values("status", "cost_spent", "cost_reserved")
+        current = state.first()
+        if current is None or current["status"] != TestStatus.RUNNING:
+            return [STOP if position in {p for p, _ in ready} else SKIP for position in range(len(specs))]
+        due = dict(
+            Trial.objects.select_for_update()
+            .filter(pk__in=ids, status=TrialStatus.PENDING)
             .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
-            .update(
-                status=TrialStatus.RUNNING,
-                attempts=F("attempts") + 1,
-                lease_expires_at=now + timedelta(seconds=lease_seconds()),
-                started_at=now,
-                reserved_cost=reserved,
-            )
+            .values_list("id", "attempts")
         )
-        if not claimed:
-            still = Trial.objects.filter(pk=trial_id, status=TrialStatus.PENDING).values_list("not_before", flat=True)
-            return LATER if still else SKIP
-        gate = ABTest.objects.filter(pk=test.pk, status=TestStatus.RUNNING)
-        if test.cost_cap is not None:
-            gate = gate.filter(cost_cap__gte=F("cost_spent") + F("cost_reserved") + Value(reserved))
-        reserved_ok = gate.update(cost_reserved=F("cost_reserved") + Value(reserved))
-        if not reserved_ok:
-            transaction.set_rollback(True)
-    if not reserved_ok:
-        current = ABTest.objects.filter(pk=test.pk).values_list("status", flat=True).first()
-        if current == TestStatus.RUNNING and test.cost_cap is not None:
-            _stop(
-                test.pk,
-                TestStatus.STOPPED_COST_CAP,
-                COST_CAP_REACHED.format(cap=f"{test.cost_cap:.4f}", estimate=f"{reserved:.6f}"),
-            )
-        return STOP
-    token = Trial.objects.filter(pk=trial_id).values_list("attempts", flat=True).get()
-    return Cell(
-        trial_id=trial_id,
-        token=token,
-        provider=call.target.provider,
-        call=call,
-        values=row,
-        reserved=reserved,
-        judge_calls=judge_calls,
+        committed = current["cost_spent"] + current["cost_reserved"]
+        total = Decimal(0)
+        for position, prepared in ready:
+            if prepared.trial_id not in due:
+                continue
+            if test.cost_cap is not None and committed + total + prepared.reserved > test.cost_cap:
+                capped = prepared
+                break
+            taken.append((position, prepared))
+            total += prepared.reserved
+        if taken:
+            _claim_trials([(prepared.trial_id, prepared.reserved) for _, prepared in taken], now)
+            ABTest.objects.filter(pk=test.pk).update(cost_reserved=F("cost_reserved") + Value(total))
+    for position, prepared in taken:
+        results[position] = Cell(
+            trial_id=prepared.trial_id,
+            token=due[prepared.trial_id] + 1,
+            variant_id=prepared.variant_id,
+            provider=prepared.call.target.provider,
+            call=prepared.call,
+            values=prepared.row,
+            reserved=prepared.reserved,
+            judge_calls=prepared.judge_calls,
+        )
+    if capped is not None:
+        _stop(
+            test.pk,
+            TestStatus.STOPPED_COST_CAP,
+            COST_CAP_REACHED.format(cap=f"{test.cost_cap:.4f}", estimate=f"{capped.reserved:.6f}"),
+        )
+        claimed = {prepared.trial_id for _, prepared in taken}
+        for position, prepared in ready:
+            if prepared.trial_id in due and prepared.trial_id not in claimed:
+                results[position] = STOP
+    not_due = [prepared.trial_id for _, prepared in ready if prepared.trial_id not in due]
+    if not_due:
+        later = set(Trial.objects.filter(pk__in=not_due, status=TrialStatus.PENDING).values_list("id", flat=True))
+        for position, prepared in ready:
+            if prepared.trial_id in later:
+                results[position] = LATER
+    return results
+
+
+def _claim_trials(claims: list[tuple[int, Decimal]], now: Any) -> None:
+    """Mark pending Trials (id, reserved cost) running with a lease, bumping ``attempts`` (the claim token);
+    one statement run with ``executemany``, only where the Trial is still pending."""
+    connection = connections[Trial.objects.db]
+    quote = connection.ops.quote_name
+    field = Trial._meta.get_field
+    lease = field("lease_expires_at").get_db_prep_save(now + timedelta(seconds=lease_seconds()), connection)
+    started = field("started_at").get_db_prep_save(now, connection)
+    sql = (
+        f"UPDATE {quote(Trial._meta.db_table)} SET {quote('status')} = %s, {quote('attempts')} = "
+        f"{quote('attempts')} + 1, {quote('lease_expires_at')} = %s, {quote('started_at')} = %s, "
+        f"{quote('reserved_cost')} = %s WHERE {quote('id')} = %s AND {quote('status')} = %s"
     )
+    params = [
+        [
+            TrialStatus.RUNNING.value,
+            lease,
+            started,
+            field("reserved_cost").get_db_prep_save(reserved, connection),
+            trial_id,
+            TrialStatus.PENDING.value,
+        ]
+        for trial_id, reserved in claims
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def cell_prepare(plan: Plan, trial_id: int, variant_id: int, row_index: int) -> Cell | str:
+    """Claim one cell (see ``cells_claim``)."""
+    return cells_claim(plan, [(trial_id, variant_id, row_index)])[0]
 
 
 def _fail_unclaimed(test_id: int, trial_id: int, message: str) -> None:
@@ -535,7 +627,8 @@ def _unexpected(exc: BaseException) -> ProviderError:
     return ProviderError("server", f"The call failed unexpectedly ({type(exc).__name__}).")
 
 
-def _record_run(test: ABTest, trial: Trial | None, call: PreparedCall, outcome: Result | ProviderError) -> Any:
+def _build_run(test: ABTest, variant: Variant | None, call: PreparedCall, outcome: Result | ProviderError) -> Any:
+    """The Run row for one call (not saved: a batch saves its Runs together)."""
     from providers.catalog import cost_for
     from providers.media import storable_input
     from providers.models import Run, RunSource, RunStatus
@@ -544,8 +637,8 @@ def _record_run(test: ABTest, trial: Trial | None, call: PreparedCall, outcome: 
     run = Run(
         workspace_id=test.workspace_id,
         user_id=test.created_by_id,
-        prompt_id=getattr(getattr(trial, "variant", None), "prompt_id", None),
-        prompt_version_id=getattr(getattr(trial, "variant", None), "prompt_version_id", None),
+        prompt_id=variant.prompt_id if variant else None,
+        prompt_version_id=variant.prompt_version_id if variant else None,
         provider=call.target.provider,
         model=call.model_info.model_id,
         credential=call.credential,
@@ -578,129 +671,200 @@ def _record_run(test: ABTest, trial: Trial | None, call: PreparedCall, outcome: 
         run.provider_request_id = (outcome.request_id or "")[:200]
         run.latency_ms = outcome.latency_ms or None
         run.cost = Decimal(0)
-    run.save()
     return run
 
 
-def cell_finish(plan: Plan, cell: Cell, outcome: Outcome) -> str:
-    """Record the calls and the Trial's result in one transaction (database thread).
+def cells_finish(plan: Plan, items: list[tuple[Cell, Outcome]]) -> list[str]:
+    """Record a batch of finished cells in one transaction (database thread): their Runs in one insert,
+    each Trial's result (only if its claim token still matches), and the test's counters in one update.
 
-    Returns "ok", "error", "retry" (put back to pending: rate limit or a retryable error with attempts
-    left) or "lost" (the lease was taken over by the sweep; the result is recorded as a Run only).
+    One result per item: "ok", "error", "retry" (put back to pending: rate limit or a retryable error
+    with attempts left) or "lost" (the lease was taken over by the sweep; the result is kept as a Run).
     """
+    from providers.models import Run
+
     test = plan.test
     now = timezone.now()
+    results: list[str] = []
     with transaction.atomic():
-        trial = Trial.objects.select_related("variant").get(pk=cell.trial_id)
-        run = _record_run(test, trial, cell.call, outcome.result or outcome.error)  # type: ignore[arg-type]
-        mine = Trial.objects.filter(pk=cell.trial_id, status=TrialStatus.RUNNING, attempts=cell.token)
-        error = outcome.error
-        if error is not None and _retry(error, trial.attempts, cell.rate_limit_retries):
-            delay = _retry_delay(error, trial.attempts)
-            released = mine.update(
-                status=TrialStatus.PENDING,
-                lease_expires_at=None,
-                reserved_cost=Decimal(0),
-                not_before=now + timedelta(seconds=delay),
-                error=error.message,
-            )
-            if released:
-                changes: dict[str, Any] = {"cost_reserved": F("cost_reserved") - Value(cell.reserved)}
-                if error.kind == "rate_limit":
-                    changes["rate_limited"] = F("rate_limited") + 1
-                ABTest.objects.filter(pk=test.pk).update(**changes)
-            return "retry" if released else "lost"
-        judge_cost = Decimal(0)
-        external: dict[int, float] = {}
-        judge_notes: dict[str, Any] = {}
-        for judge, judge_call, judge_outcome in outcome.judges:
-            judge_run = _record_run(test, None, judge_call, judge_outcome)
-            judge_cost += judge_run.cost
-            if isinstance(judge_outcome, Result):
-                score = parse_judge_score(judge_outcome.text)
-                if score is not None:
-                    external[judge.index] = score
-                judge_notes[str(judge.index)] = {
-                    "run": judge_run.pk,
-                    "score": score,
-                    "answer": judge_outcome.text[:2000],
-                    "detail": "" if score is not None else JUDGE_NO_SCORE,
-                }
+        calls: list[tuple[Any, list[Any]]] = []
+        for cell, outcome in items:
+            variant = plan.variants[cell.variant_id].variant
+            run = _build_run(test, variant, cell.call, outcome.result or outcome.error)  # type: ignore[arg-type]
+            judge_runs = [_build_run(test, None, call, judged) for _, call, judged in outcome.judges]
+            calls.append((run, judge_runs))
+        Run.objects.bulk_create([run for main, judges in calls for run in (main, *judges)])
+        # the Trials this worker still holds (same claim token); locked against the sweep on PostgreSQL
+        held = set(
+            Trial.objects.select_for_update()
+            .filter(pk__in=[cell.trial_id for cell, _ in items], status=TrialStatus.RUNNING)
+            .values_list("id", "attempts")
+        )
+        spent = released_cost = Decimal(0)
+        finished = failed = rate_limited = 0
+        updates: list[tuple[int, int, dict[str, Any]]] = []
+        for (cell, outcome), (run, judge_runs) in zip(items, calls, strict=True):
+            error = outcome.error
+            if error is not None and _retry(error, cell.token, cell.rate_limit_retries):
+                mine = Trial.objects.filter(pk=cell.trial_id, status=TrialStatus.RUNNING, attempts=cell.token)
+                released = mine.update(
+                    status=TrialStatus.PENDING,
+                    lease_expires_at=None,
+                    reserved_cost=Decimal(0),
+                    not_before=now + timedelta(seconds=_retry_delay(error, cell.token)),
+                    error=error.message,
+                )
+                if released:
+                    released_cost += cell.reserved
+                    rate_limited += error.kind == "rate_limit"
+                results.append("retry" if released else "lost")
+                continue
+            fields, status, judge_cost = _finished_fields(test, cell, outcome, run, judge_runs, now)
+            spent += run.cost + judge_cost
+            if (cell.trial_id, cell.token) in held:
+                updates.append((cell.trial_id, cell.token, fields))
+                finished += 1
+                failed += status == "error"
+                released_cost += cell.reserved
+                results.append(status)
             else:
-                judge_notes[str(judge.index)] = {
-                    "run": judge_run.pk,
-                    "score": None,
-                    "detail": JUDGE_FAILED.format(error=judge_outcome.message),
-                }
-        fields: dict[str, Any] = {
-            "lease_expires_at": None,
-            "reserved_cost": Decimal(0),
-            "finished_at": now,
-            "run": run,
-            "not_before": None,
-        }
-        if outcome.result is not None:
-            result = outcome.result
-            evaluation = evaluate(
-                test.evaluators,
-                result.text,
-                latency_ms=result.latency_ms,
-                cost=float(run.cost),
-                variables=cell.values,
-                threshold=test.pass_threshold,
-                external=external,
-            )
-            # an unscored judge counts as a failed check, not a pending one
-            data = evaluation.as_dict()
-            for check in data["checks"]:
-                note = judge_notes.get(str(check["index"]))
-                if note is not None:
-                    check["judge"] = note
-                    if note["score"] is None:
-                        check.update(passed=False, score=0.0, detail=note["detail"])
-            if judge_notes:
-                data = _rescore(data, test.pass_threshold)
-            data["judge_cost"] = str(judge_cost)
-            fields.update(
-                status=TrialStatus.OK,
-                output=result.text,
-                error="",
-                input_tokens=result.usage.input_tokens,
-                output_tokens=result.usage.output_tokens,
-                cost=run.cost,
-                latency_ms=result.latency_ms,
-                ttft_ms=result.ttft_ms,
-                evaluation=data,
-                score=data["score"],
-                passed=data["passed"],
-            )
-            status = "ok"
+                results.append("lost")
+        _update_held_trials(updates)
+        counters: dict[str, Any] = {}
+        if spent:
+            counters["cost_spent"] = F("cost_spent") + Value(spent)
+        if released_cost:
+            counters["cost_reserved"] = F("cost_reserved") - Value(released_cost)
+        if finished:
+            counters.update(finished_cells=F("finished_cells") + finished, last_progress_at=now)
+        if failed:
+            counters["failed_cells"] = F("failed_cells") + failed
+        if rate_limited:
+            counters["rate_limited"] = F("rate_limited") + rate_limited
+        if counters:
+            ABTest.objects.filter(pk=test.pk).update(**counters)
+    return results
+
+
+def _update_held_trials(updates: list[tuple[int, int, dict[str, Any]]]) -> None:
+    """Write finished Trials (id, claim token, fields): one parametrised UPDATE per set of fields, run
+    with ``executemany``. Compiling an ORM update per Trial cost more CPU than the statements; the WHERE
+    keeps the claim-token condition the ORM version had."""
+    by_fields: dict[tuple[str, ...], list[tuple[int, int, dict[str, Any]]]] = {}
+    for update in updates:
+        by_fields.setdefault(tuple(sorted(update[2])), []).append(update)
+    connection = connections[Trial.objects.db]
+    quote = connection.ops.quote_name
+    for names, group in by_fields.items():
+        fields = [Trial._meta.get_field(name) for name in names]
+        assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)  # type: ignore[union-attr]
+        sql = (
+            f"UPDATE {quote(Trial._meta.db_table)} SET {assignments} "
+            f"WHERE {quote('id')} = %s AND {quote('status')} = %s AND {quote('attempts')} = %s"
+        )
+        params = [
+            [
+                *(
+                    field.get_db_prep_save(getattr(values[name], "pk", values[name]), connection)  # type: ignore[union-attr]
+                    for name, field in zip(names, fields, strict=True)
+                ),
+                trial_id,
+                TrialStatus.RUNNING.value,
+                token,
+            ]
+            for trial_id, token, values in group
+        ]
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, params)
+
+
+def _finished_fields(
+    test: ABTest, cell: Cell, outcome: Outcome, run: Any, judge_runs: list[Any], now: Any
+) -> tuple[dict[str, Any], str, Decimal]:
+    """The Trial's fields for a finished cell, its status ("ok" or "error") and what its judges cost."""
+    judge_cost = Decimal(0)
+    external: dict[int, float] = {}
+    judge_notes: dict[str, Any] = {}
+    for (judge, _, judge_outcome), judge_run in zip(outcome.judges, judge_runs, strict=True):
+        judge_cost += judge_run.cost
+        if isinstance(judge_outcome, Result):
+            score = parse_judge_score(judge_outcome.text)
+            if score is not None:
+                external[judge.index] = score
+            judge_notes[str(judge.index)] = {
+                "run": judge_run.pk,
+                "score": score,
+                "answer": judge_outcome.text[:2000],
+                "detail": "" if score is not None else JUDGE_NO_SCORE,
+            }
         else:
-            assert error is not None
-            message = error.message
-            if error.kind == "rate_limit":
-                message = RATE_LIMIT_GAVE_UP.format(n=cell.rate_limit_retries, error=error.message)
-            fields.update(
-                status=TrialStatus.ERROR,
-                error=message,
-                latency_ms=error.latency_ms or None,
-                cost=Decimal(0),
-                passed=False,
-                score=0.0,
-            )
-            status = "error"
-        updated = mine.update(**fields)
-        counters: dict[str, Any] = {"cost_spent": F("cost_spent") + Value(run.cost + judge_cost)}
-        if updated:
-            counters.update(
-                finished_cells=F("finished_cells") + 1,
-                cost_reserved=F("cost_reserved") - Value(cell.reserved),
-                last_progress_at=now,
-            )
-            if status == "error":
-                counters["failed_cells"] = F("failed_cells") + 1
-        ABTest.objects.filter(pk=test.pk).update(**counters)
-    return status if updated else "lost"
+            judge_notes[str(judge.index)] = {
+                "run": judge_run.pk,
+                "score": None,
+                "detail": JUDGE_FAILED.format(error=judge_outcome.message),
+            }
+    fields: dict[str, Any] = {
+        "lease_expires_at": None,
+        "reserved_cost": Decimal(0),
+        "finished_at": now,
+        "run": run,
+        "not_before": None,
+    }
+    if outcome.result is not None:
+        result = outcome.result
+        evaluation = evaluate(
+            test.evaluators,
+            result.text,
+            latency_ms=result.latency_ms,
+            cost=float(run.cost),
+            variables=cell.values,
+            threshold=test.pass_threshold,
+            external=external,
+        )
+        # an unscored judge counts as a failed check, not a pending one
+        data = evaluation.as_dict()
+        for check in data["checks"]:
+            note = judge_notes.get(str(check["index"]))
+            if note is not None:
+                check["judge"] = note
+                if note["score"] is None:
+                    check.update(passed=False, score=0.0, detail=note["detail"])
+        if judge_notes:
+            data = _rescore(data, test.pass_threshold)
+        data["judge_cost"] = str(judge_cost)
+        fields.update(
+            status=TrialStatus.OK,
+            output=result.text,
+            error="",
+            input_tokens=result.usage.input_tokens,
+            output_tokens=result.usage.output_tokens,
+            cost=run.cost,
+            latency_ms=result.latency_ms,
+            ttft_ms=result.ttft_ms,
+            evaluation=data,
+            score=data["score"],
+            passed=data["passed"],
+        )
+        return fields, "ok", judge_cost
+    error = outcome.error
+    assert error is not None
+    message = error.message
+    if error.kind == "rate_limit":
+        message = RATE_LIMIT_GAVE_UP.format(n=cell.rate_limit_retries, error=error.message)
+    fields.update(
+        status=TrialStatus.ERROR,
+        error=message,
+        latency_ms=error.latency_ms or None,
+        cost=Decimal(0),
+        passed=False,
+        score=0.0,
+    )
+    return fields, "error", judge_cost
+
+
+def cell_finish(plan: Plan, cell: Cell, outcome: Outcome) -> str:
+    """Record one finished cell (see ``cells_finish``)."""
+    return cells_finish(plan, [(cell, outcome)])[0]
 
 
 def _rescore(data: dict[str, Any], threshold: float) -> dict[str, Any]:
@@ -800,8 +964,27 @@ def finalize(test_id: int) -> str | None:
     return ABTest.objects.filter(pk=test_id).values_list("status", flat=True).first()
 
 
+def chunk_plan(cells: int, concurrency: int) -> list[tuple[int, int]]:
+    """How to split ``cells`` pending cells: (size, concurrency share) per chunk, in order.
+
+    Up to ``ABTEST_PARALLEL_CHUNKS`` chunks of a test run at once (on as many worker processes: one
+    process is bound to one core by the GIL). The chunks come in waves of that many, of balanced sizes
+    (at most ``ABTEST_CHUNK_SIZE`` cells), and the i-th chunk of each wave gets the i-th share of the
+    test's concurrency, so the chunks of one wave together have at most ``concurrency`` calls in flight
+    (at least one each).
+    """
+    if cells <= 0:
+        return []
+    parallel = min(parallel_chunks(), cells, max(1, concurrency))
+    waves = -(-cells // (parallel * max(1, chunk_size())))
+    count = min(cells, waves * parallel)
+    base, extra = divmod(cells, count)
+    share, spare = divmod(max(1, concurrency), parallel)
+    return [(base + (index < extra), max(1, share + (index % parallel < spare))) for index in range(count)]
+
+
 def enqueue_pending(test_id: int, trial_ids: Iterable[int] | None = None) -> int:
-    """Send the test's pending Trials to Celery in chunks; returns the number of chunk tasks sent."""
+    """Send the test's pending Trials to Celery in chunks (``chunk_plan``); returns the number of chunks."""
     from abtests.tasks import run_chunk as run_chunk_task
 
     if trial_ids is None:
@@ -811,12 +994,13 @@ def enqueue_pending(test_id: int, trial_ids: Iterable[int] | None = None) -> int
             .values_list("id", flat=True)
         )
     ids = list(trial_ids)
-    size = chunk_size()
-    sent = 0
-    for start in range(0, len(ids), size):
-        run_chunk_task.delay(test_id, ids[start : start + size])
-        sent += 1
-    return sent
+    concurrency = ABTest.objects.filter(pk=test_id).values_list("concurrency", flat=True).first() or 1
+    start = 0
+    plan = chunk_plan(len(ids), concurrency)
+    for size, share in plan:
+        run_chunk_task.delay(test_id, ids[start : start + size], share)
+        start += size
+    return len(plan)
 
 
 def sweep(*, now: Any = None) -> dict[str, int]:
@@ -885,7 +1069,7 @@ class Limiter:
     async def release(self) -> None:
         async with self._cond:
             self.active -= 1
-            self._cond.notify_all()
+            self._cond.notify(1)  # one slot freed: one waiter (a pause or a new limit wakes them all)
 
     async def rate_limited(self, retry_after: float | None) -> None:
         loop = asyncio.get_running_loop()
@@ -917,6 +1101,44 @@ class _DatabaseThread:
     def close(self) -> None:
         self.pool.submit(connections.close_all).result()
         self.pool.shutdown(wait=True)
+
+
+class _Batches:
+    """Group commit for one kind of database step (claims or finishes).
+
+    Callers ``await submit(item)``; what queues up while the database thread is busy goes into the next
+    single call of ``fn(plan, items)`` (one transaction), so the per-cell cost of round trips, commits
+    and thread hand-offs is paid once per batch. Nothing waits on a timer: a lone cell goes straight in.
+    """
+
+    def __init__(self, db: _DatabaseThread, fn: Callable[[Plan, list[Any]], list[Any]], plan: Plan) -> None:
+        self.db, self.fn, self.plan = db, fn, plan
+        self.queue: list[tuple[Any, asyncio.Future[Any]]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def submit(self, item: Any) -> Any:
+        future = asyncio.get_running_loop().create_future()
+        self.queue.append((item, future))
+        if self.task is None:
+            self.task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self.queue:
+                batch, self.queue = self.queue, []
+                try:
+                    results = await self.db(self.fn, self.plan, [item for item, _ in batch])
+                except Exception as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+        finally:
+            self.task = None
 
 
 def _chunk_cells(test_id: int, trial_ids: list[int]) -> list[tuple[int, int, int]]:
@@ -955,7 +1177,7 @@ def _judge_call(judge: JudgePlan, cell: Cell, output: str) -> PreparedCall:
     return replace(judge.base, messages=messages)
 
 
-async def _run_chunk_async(test_id: int, trial_ids: list[int]) -> dict[str, int]:
+async def _run_chunk_async(test_id: int, trial_ids: list[int], concurrency: int | None) -> dict[str, int]:
     db = _DatabaseThread()
     stats = {"ok": 0, "error": 0, "retry": 0, "lost": 0, "skipped": 0}
     try:
@@ -963,13 +1185,20 @@ async def _run_chunk_async(test_id: int, trial_ids: list[int]) -> dict[str, int]
         if plan is None:
             await db(finalize, test_id)
             return stats
-        cells = await db(_chunk_cells, test_id, trial_ids)
+        # one queue of cells per provider, worked by as many lanes as the test's concurrency (the
+        # provider's limiter may allow fewer after rate limits)
+        queues: dict[str, collections.deque[tuple[int, int, int]]] = {}
+        for cell in await db(_chunk_cells, test_id, trial_ids):
+            queues.setdefault(plan.variants[cell[1]].variant.provider, collections.deque()).append(cell)
         limiters: dict[str, Limiter] = {}
         stopped = asyncio.Event()
+        limit = min(concurrency or plan.test.concurrency, plan.test.concurrency)
+        claims = _Batches(db, cells_claim, plan)
+        finishes = _Batches(db, cells_finish, plan)
 
         async def run_one(trial_id: int, variant_id: int, row_index: int) -> None:
             provider = plan.variants[variant_id].variant.provider
-            limiter = limiters.setdefault(provider, Limiter(plan.test.concurrency))
+            limiter = limiters.setdefault(provider, Limiter(limit))
             rate_limit_retries = 0
             while not stopped.is_set():
                 delay = 0.0
@@ -977,7 +1206,7 @@ async def _run_chunk_async(test_id: int, trial_ids: list[int]) -> dict[str, int]
                 try:
                     if stopped.is_set():
                         return
-                    prepared = await db(cell_prepare, plan, trial_id, variant_id, row_index)
+                    prepared = await claims.submit((trial_id, variant_id, row_index))
                     if prepared == STOP:
                         stopped.set()
                         return
@@ -990,7 +1219,7 @@ async def _run_chunk_async(test_id: int, trial_ids: list[int]) -> dict[str, int]
                         assert isinstance(prepared, Cell)
                         prepared.rate_limit_retries = rate_limit_retries
                         outcome = await _call(prepared)
-                        result = await db(cell_finish, plan, prepared, outcome)
+                        result = await finishes.submit((prepared, outcome))
                         stats[result] += 1
                         if result != "retry":
                             if result == "ok":
@@ -1007,7 +1236,11 @@ async def _run_chunk_async(test_id: int, trial_ids: list[int]) -> dict[str, int]
                 if delay:
                     await asyncio.sleep(delay)
 
-        await asyncio.gather(*(run_one(*cell) for cell in cells))
+        async def lane(cells: collections.deque[tuple[int, int, int]]) -> None:
+            while cells and not stopped.is_set():
+                await run_one(*cells.popleft())
+
+        await asyncio.gather(*(lane(cells) for cells in queues.values() for _ in range(min(len(cells), limit))))
         await db(finalize, test_id)
     finally:
         db.close()
@@ -1023,9 +1256,10 @@ async def _call_closing(cell: Cell) -> Any:
         await close_shared_clients()
 
 
-def run_chunk(test_id: int, trial_ids: list[int]) -> dict[str, int]:
-    """Run a chunk's pending cells (the Celery task's body). Idempotent: finished cells are skipped."""
-    return asyncio.run(_run_chunk_async(test_id, list(trial_ids)))
+def run_chunk(test_id: int, trial_ids: list[int], concurrency: int | None = None) -> dict[str, int]:
+    """Run a chunk's pending cells (the Celery task's body), at most ``concurrency`` calls at once per
+    provider (default and most: the test's). Idempotent: finished cells are skipped."""
+    return asyncio.run(_run_chunk_async(test_id, list(trial_ids), concurrency))
 
 
 def run_cells_sync(test_id: int, trial_ids: list[int] | None = None) -> dict[str, int]:

@@ -10,9 +10,10 @@ from abtests import engine
 
 
 @shared_task(name="abtests.run_chunk", acks_late=True, ignore_result=True)
-def run_chunk(test_id: int, trial_ids: list[int]) -> dict[str, int]:
-    """Run a chunk of cells; idempotent (finished or claimed cells are skipped)."""
-    return engine.run_chunk(test_id, trial_ids)
+def run_chunk(test_id: int, trial_ids: list[int], concurrency: int | None = None) -> dict[str, int]:
+    """Run a chunk of cells with its share of the test's concurrency; idempotent (finished or claimed
+    cells are skipped)."""
+    return engine.run_chunk(test_id, trial_ids, concurrency)
 
 
 @shared_task(name="abtests.sweep", ignore_result=True)

@@ -95,6 +95,8 @@ class FakeProvider:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._count = 0
+        self.in_flight = 0  # requests being answered now
+        self.max_in_flight = 0  # the most at once since the start (or reset)
         self._stop = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -168,6 +170,7 @@ class FakeProvider:
             self._script.clear()
             self.requests.clear()
             self._count = 0
+            self.max_in_flight = 0
 
     @property
     def request_count(self) -> int:
@@ -190,6 +193,15 @@ class FakeProvider:
 
     def next_id(self) -> int:
         return next(self._ids)
+
+    def _enter(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
 
 # --- reading requests -----------------------------------------------------------------------------
@@ -284,6 +296,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     # routing
     def do_POST(self) -> None:
+        self.fake._enter()
+        try:
+            self._post()
+        finally:
+            self.fake._leave()
+
+    def _post(self) -> None:
         path = self.path.split("?")[0].rstrip("/")
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""

@@ -162,7 +162,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 }
 
 # --- A/B test run engine (abtests.engine) ----------------------------------------------------
-ABTEST_CHUNK_SIZE = env_int("ABTEST_CHUNK_SIZE", 200)  # cells per Celery task
+ABTEST_CHUNK_SIZE = env_int("ABTEST_CHUNK_SIZE", 200)  # most cells per Celery task
+ABTEST_PARALLEL_CHUNKS = env_int("ABTEST_PARALLEL_CHUNKS", 2)  # chunks of one test run at once, sharing its concurrency
 ABTEST_LEASE_SECONDS = env_int("ABTEST_LEASE_SECONDS", 300)  # a claimed cell is stale after this
 ABTEST_STALL_SECONDS = env_int("ABTEST_STALL_SECONDS", 120)  # no progress this long: re-enqueue
 ABTEST_MAX_ATTEMPTS = env_int("ABTEST_MAX_ATTEMPTS", 3)  # tries for a cell with a retryable error

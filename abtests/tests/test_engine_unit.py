@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -96,7 +97,8 @@ def test_sweep_puts_expired_leases_back_and_reenqueues_them(
         stats = engine.sweep(now=timezone.now() + timedelta(seconds=2))
     finally:
         app.conf.task_always_eager = False
-    assert stats["reclaimed"] == 1 and stats["enqueued"] == 1
+    # the four pending cells go out again as chunks: two chunks of two, run one after the other here
+    assert stats["reclaimed"] == 1 and stats["enqueued"] == len(engine.chunk_plan(4, test.concurrency)) == 2
     test.refresh_from_db()
     trial.refresh_from_db()
     assert test.status == Status.COMPLETED and test.finished_cells == 4
@@ -169,3 +171,89 @@ def test_a_bad_key_records_an_error_without_retrying(
     assert test.failed_cells == 2
     assert providers_on_fake.request_count == 2
     assert all(t.error and t.passed is False for t in Trial.objects.filter(test=test))
+
+
+@pytest.mark.parametrize(
+    ("cells", "concurrency", "parallel", "size"),
+    [(1000, 50, 2, 200), (60, 2, 2, 10), (7, 50, 2, 200), (50, 1, 2, 200), (1, 5, 4, 200), (999, 7, 3, 100)],
+)
+def test_chunk_plan_splits_cells_into_waves_that_share_the_concurrency(
+    settings: Any, cells: int, concurrency: int, parallel: int, size: int
+) -> None:
+    settings.ABTEST_PARALLEL_CHUNKS = parallel
+    settings.ABTEST_CHUNK_SIZE = size
+    plan = engine.chunk_plan(cells, concurrency)
+    assert sum(n for n, _ in plan) == cells  # every cell in exactly one chunk
+    assert all(0 < n <= size for n, _ in plan)
+    assert max(n for n, _ in plan) - min(n for n, _ in plan) <= 1  # balanced
+    lanes = min(parallel, cells, concurrency)
+    assert len(plan) % lanes == 0 or len(plan) == cells
+    for wave in range(0, len(plan), lanes):  # the chunks that run together stay within the concurrency
+        shares = [share for _, share in plan[wave : wave + lanes]]
+        assert all(share >= 1 for share in shares)
+        assert sum(shares) == min(concurrency, sum(shares)) and sum(shares) <= max(concurrency, 1)
+
+
+def test_a_batch_of_claims_reserves_in_order_and_stops_at_the_cost_cap(
+    team: Any, django_capture_on_commit_callbacks: Any, providers_on_fake: Any
+) -> None:
+    credential = add_credential(team.workspace, "openai")
+    test = make_test(
+        team.workspace,
+        rows=3,
+        variants=2,
+        provider="openai",
+        model="gpt-4o-mini",
+        credential=credential,
+        params={"max_tokens": 40},
+    )
+    start(test, django_capture_on_commit_callbacks)
+    plan = engine.load_plan(test.pk)
+    assert plan is not None
+    specs = list(
+        Trial.objects.filter(test=test).order_by("row_index", "variant_id").values_list("id", "variant_id", "row_index")
+    )
+    reserved = [engine._ready(plan, *spec).reserved for spec in specs]  # type: ignore[union-attr]
+    # room for the reservations of cells 1-3, not of cell 4 (cell 0 is finished elsewhere meanwhile)
+    test.cost_cap = sum(reserved[1:4]) + reserved[4] / 2
+    test.save(update_fields=["cost_cap"])
+    plan.test.cost_cap = test.cost_cap
+    Trial.objects.filter(pk=specs[0][0]).update(status=TrialStatus.SKIPPED)  # finished elsewhere meanwhile
+    results = engine.cells_claim(plan, specs)
+    assert results[0] == engine.SKIP
+    assert all(isinstance(r, engine.Cell) for r in results[1:4])
+    assert results[4:] == [engine.STOP, engine.STOP]
+    test.refresh_from_db()
+    assert test.status == Status.STOPPED_COST_CAP and "cost cap" in test.reason
+    assert test.cost_reserved == sum(r.reserved for r in results[1:4])  # type: ignore[union-attr]
+    claimed = Trial.objects.filter(test=test, status=TrialStatus.RUNNING)
+    assert sorted(claimed.values_list("id", flat=True)) == [spec[0] for spec in specs[1:4]]
+    assert set(claimed.values_list("attempts", flat=True)) == {1}
+    assert [r.token for r in results[1:4]] == [1, 1, 1]  # type: ignore[union-attr]
+
+
+def test_a_batch_of_finishes_keeps_a_lost_cell_out_of_the_counters(
+    team: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    test = make_test(team.workspace, rows=1, variants=2, evaluators=[{"type": "contains", "value": "cell"}])
+    start(test, django_capture_on_commit_callbacks)
+    plan = engine.load_plan(test.pk)
+    assert plan is not None
+    specs = list(Trial.objects.filter(test=test).order_by("row_index").values_list("id", "variant_id", "row_index"))
+    cells = engine.cells_claim(plan, specs)
+    assert all(isinstance(c, engine.Cell) for c in cells)
+    lost = cells[1]
+    # the sweep took the second cell's lease and another worker claimed it again (attempts moved on)
+    Trial.objects.filter(pk=lost.trial_id).update(attempts=lost.token + 1)  # type: ignore[union-attr]
+    outcomes = [asyncio.run(engine._call_closing(cell)) for cell in cells]  # type: ignore[arg-type]
+    results = engine.cells_finish(plan, list(zip(cells, outcomes, strict=True)))  # type: ignore[arg-type]
+    assert results == ["ok", "lost"]
+    test.refresh_from_db()
+    assert test.finished_cells == 1 and test.failed_cells == 0
+    assert test.cost_reserved == lost.reserved  # type: ignore[union-attr]  # still held by the other claim
+    kept = Trial.objects.get(pk=cells[0].trial_id)  # type: ignore[union-attr]
+    assert kept.status == TrialStatus.OK and kept.passed is True and kept.run_id is not None
+    assert "cell" in kept.output and kept.evaluation["passed"] is True
+    other = Trial.objects.get(pk=lost.trial_id)  # type: ignore[union-attr]
+    assert other.status == TrialStatus.RUNNING and other.output == "" and other.run_id is None
+    assert Run.objects.filter(source="abtest", workspace=team.workspace).count() == 2  # both calls recorded

@@ -228,3 +228,21 @@ def test_a_429_storm_slows_the_run_and_it_still_completes(team: Any, providers_o
     assert Trial.objects.filter(test=test, status=TrialStatus.OK).count() == 40
     assert test.rate_limited == 25
     assert fake.request_count == 65
+
+
+def test_chunks_running_side_by_side_share_the_tests_concurrency(
+    team: Any, providers_on_fake: Any, settings: Any
+) -> None:
+    fake = providers_on_fake
+    fake.latency_ms = 150
+    settings.ABTEST_PARALLEL_CHUNKS = 2  # read where the test is started (here): 4 chunks of 20, shares 2 + 2
+    settings.ABTEST_CHUNK_SIZE = 20
+    test = build(team, fake, rows=40, variants=THREE[:2], concurrency=4)
+    assert engine.chunk_plan(80, 4) == [(20, 2)] * 4
+    with start_worker(extra_env=worker_env(fake), concurrency=2):
+        abtest_start(test=test)
+        test = wait_final(test)
+    assert test.status == Status.COMPLETED and test.finished_cells == 80
+    assert fake.request_count == 80
+    # two chunks ran at once (more than one chunk's share in flight), never more than the test allows
+    assert 3 <= fake.max_in_flight <= 4
