@@ -356,6 +356,7 @@ class Cell:
     trial_id: int
     token: int  # the Trial's attempts after the claim: finishing requires it unchanged
     variant_id: int
+    workspace_id: int
     provider: str
     call: PreparedCall
     values: dict[str, Any]
@@ -530,6 +531,7 @@ def cells_claim(plan: Plan, specs: list[tuple[int, int, int]]) -> list[Cell | st
             trial_id=prepared.trial_id,
             token=due[prepared.trial_id] + 1,
             variant_id=prepared.variant_id,
+            workspace_id=test.workspace_id,
             provider=prepared.call.target.provider,
             call=prepared.call,
             values=prepared.row,
@@ -621,6 +623,7 @@ class Outcome:
     result: Result | None
     error: ProviderError | None
     judges: list[tuple[JudgePlan, PreparedCall, Result | ProviderError]] = field(default_factory=list)
+    sent: bool = True  # False: the call was never made (no slot of the workspace's call cap came free)
 
 
 def _unexpected(exc: BaseException) -> ProviderError:
@@ -693,7 +696,14 @@ def cells_finish(plan: Plan, items: list[tuple[Cell, Outcome]]) -> list[str]:
             run = _build_run(test, variant, cell.call, outcome.result or outcome.error)  # type: ignore[arg-type]
             judge_runs = [_build_run(test, None, call, judged) for _, call, judged in outcome.judges]
             calls.append((run, judge_runs))
-        Run.objects.bulk_create([run for main, judges in calls for run in (main, *judges)])
+        Run.objects.bulk_create(
+            [
+                run
+                for (main, judges), (_, outcome) in zip(calls, items, strict=True)
+                for run in (main, *judges)
+                if outcome.sent or run is not main
+            ]
+        )
         # the Trials this worker still holds (same claim token); locked against the sweep on PostgreSQL
         held = set(
             Trial.objects.select_for_update()
@@ -716,7 +726,7 @@ def cells_finish(plan: Plan, items: list[tuple[Cell, Outcome]]) -> list[str]:
                 )
                 if released:
                     released_cost += cell.reserved
-                    rate_limited += error.kind == "rate_limit"
+                    rate_limited += error.kind == "rate_limit" and outcome.sent
                 results.append("retry" if released else "lost")
                 continue
             fields, status, judge_cost = _finished_fields(test, cell, outcome, run, judge_runs, now)
@@ -1151,8 +1161,18 @@ def _chunk_cells(test_id: int, trial_ids: list[int]) -> list[tuple[int, int, int
 
 
 async def _call(cell: Cell) -> Outcome:
+    """The cell's provider call, then its judges' calls; each holds a slot of the workspace's call cap
+    (``WORKSPACE_MAX_CONCURRENT_CALLS``) while it is in flight. When no slot comes free in time the
+    cell is not sent: it goes back to pending like a rate-limited one, with no Run recorded."""
+    from providers.quota import CallQuotaExceeded, workspace_slot
+
     try:
-        result = await cell.call.adapter.acomplete(_request(cell.call))
+        async with workspace_slot(cell.workspace_id):
+            result = await cell.call.adapter.acomplete(_request(cell.call))
+    except CallQuotaExceeded as exc:
+        return Outcome(
+            result=None, error=ProviderError("rate_limit", exc.text, retry_after=exc.retry_after), sent=False
+        )
     except ProviderError as exc:
         return Outcome(result=None, error=exc)
     except Exception as exc:
@@ -1162,7 +1182,10 @@ async def _call(cell: Cell) -> Outcome:
     for judge, _ in cell.judge_calls:
         judge_call = _judge_call(judge, cell, result.text)
         try:
-            judged: Result | ProviderError = await judge_call.adapter.acomplete(_request(judge_call))
+            async with workspace_slot(cell.workspace_id):
+                judged: Result | ProviderError = await judge_call.adapter.acomplete(_request(judge_call))
+        except CallQuotaExceeded as exc:
+            judged = ProviderError("rate_limit", f"The judge was not called: {exc.text}")
         except ProviderError as exc:
             judged = exc
         except Exception as exc:

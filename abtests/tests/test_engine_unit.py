@@ -257,3 +257,32 @@ def test_a_batch_of_finishes_keeps_a_lost_cell_out_of_the_counters(
     other = Trial.objects.get(pk=lost.trial_id)  # type: ignore[union-attr]
     assert other.status == TrialStatus.RUNNING and other.output == "" and other.run_id is None
     assert Run.objects.filter(source="abtest", workspace=team.workspace).count() == 2  # both calls recorded
+
+
+def test_cells_wait_for_the_workspace_call_cap(
+    team: Any, django_capture_on_commit_callbacks: Any, providers_on_fake: Any, settings: Any
+) -> None:
+    import threading
+
+    from providers.quota import in_flight, workspace_slot
+
+    settings.WORKSPACE_MAX_CONCURRENT_CALLS = 1
+    providers_on_fake.latency_ms = 20
+    credential = add_credential(team.workspace, "openai")
+    test = make_test(
+        team.workspace, rows=4, variants=2, provider="openai", model="gpt-4o-mini", credential=credential, concurrency=4
+    )
+    start(test, django_capture_on_commit_callbacks)
+    other = workspace_slot(team.workspace.pk).acquire()  # a playground call holds the only slot for a while
+    timer = threading.Timer(0.5, other.release)
+    timer.start()
+    try:
+        stats = engine.run_chunk(test.pk, trial_ids(test))
+    finally:
+        timer.cancel()
+        other.release()
+    test.refresh_from_db()
+    assert test.status == Status.COMPLETED and stats["ok"] == 8
+    assert providers_on_fake.request_count == 8 and providers_on_fake.max_in_flight == 1  # one at a time
+    assert Run.objects.filter(source="abtest", workspace=team.workspace).count() == 8  # no Run for a wait
+    assert in_flight(team.workspace.pk) == 0  # every slot given back
