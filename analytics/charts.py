@@ -1,7 +1,8 @@
 """Geometry for server-rendered SVG charts (no JavaScript, no inline styles: CSP-safe).
 
-Each function returns plain dicts/lists that the template draws with <rect>, <polyline> and <text>;
-colours come from CSS classes. Coordinates are in a fixed viewBox (WIDTH x HEIGHT) that scales with
+Each function returns plain dicts/lists that the template draws with <rect>, <polyline> and <text>
+(the bars, one or two per bucket, as markup made here: a year of weeks is hundreds of them, too many
+for a template loop); colours come from CSS classes. Coordinates are in a fixed viewBox (WIDTH x HEIGHT) that scales with
 the card.
 """
 
@@ -13,6 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+BAR_SVG = '<rect class="bar {}" x="{}" y="{}" width="{}" height="{}"{}><title>{}</title></rect>'
+ROUNDED = mark_safe(' rx="1.5"')
 WIDTH = 720
 HEIGHT = 220
 LEFT = 56
@@ -88,6 +94,26 @@ class Chart:
     @property
     def center_y(self) -> float:
         return TOP + PLOT_H / 2
+
+    @property
+    def bars_svg(self) -> SafeString:
+        """The bars with their hover titles (escaped), as SVG markup."""
+        return format_html_join(
+            "",
+            BAR_SVG,
+            (
+                (
+                    b["css"],
+                    b["x"],
+                    b["y"],
+                    b["width"],
+                    b["height"],
+                    "" if b["css"] == "hover-target" else ROUNDED,
+                    b["title"],
+                )
+                for b in self.bars
+            ),
+        )
 
     @property
     def element_count(self) -> int:

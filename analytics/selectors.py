@@ -1,7 +1,9 @@
 """Reads for analytics. Every sum and count is computed by the database.
 
 Sums and counts for whole past days come from the ``DailyUsage`` rollups (complete through
-``RollupState.through``); later days (normally only today) are aggregated live from ``providers.Run``.
+``RollupState.through``; per model when nothing else is asked; on PostgreSQL, for buckets no finer than
+weeks, whole weeks from ``WeeklyUsage``); later days (normally only today) are aggregated live from
+``providers.Run``.
 Hourly series always read Runs. The number of queries never depends on the number of runs, groups or
 buckets.
 
