@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 from abtests import selectors, services
 from abtests.models import COLUMN_TYPES, ABTest, Dataset, DatasetRow, Review, ReviewChoice, Trial, TrialStatus, Variant
 from accounts.models import Role
-from studio.api import Pagination
+from studio.api import Pagination, StrictCharField
 from studio.permissions import membership_for
 from studio.throttling import WriteScopedRateThrottle
 
@@ -80,11 +80,13 @@ def _output(dataset_id: int, request: Request) -> dict[str, Any]:
 
 
 class DatasetListView(APIView):
+    pagination_class = Pagination  # documents the page envelope (paginated by hand)
+
     @extend_schema_serializer(component_name="DatasetCreateInput")
     class Input(serializers.Serializer[Any]):
         workspace = serializers.IntegerField()
-        name = serializers.CharField(max_length=200)
-        description = serializers.CharField(required=False, allow_blank=True, default="")
+        name = StrictCharField(max_length=200)
+        description = StrictCharField(required=False, allow_blank=True, default="")
         columns = serializers.JSONField(required=False, default=list)
         rows = serializers.ListField(child=serializers.JSONField(), required=False, default=list)
 
@@ -113,8 +115,8 @@ class DatasetListView(APIView):
 class DatasetDetailView(APIView):
     @extend_schema_serializer(component_name="DatasetUpdateInput")
     class Input(serializers.Serializer[Any]):
-        name = serializers.CharField(max_length=200, required=False)
-        description = serializers.CharField(required=False, allow_blank=True)
+        name = StrictCharField(max_length=200, required=False)
+        description = StrictCharField(required=False, allow_blank=True)
         columns = serializers.JSONField(required=False)
 
     @extend_schema(responses=DatasetOutput)
@@ -142,6 +144,8 @@ class RowInput(serializers.Serializer[Any]):
 
 
 class DatasetRowListView(APIView):
+    pagination_class = Pagination  # documents the page envelope (paginated by hand)
+
     @extend_schema(operation_id="datasets_rows_list", responses=RowOutput(many=True))
     def get(self, request: Request, dataset_id: int) -> Response:
         dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
@@ -189,9 +193,9 @@ class DatasetImportView(APIView):
     class Input(serializers.Serializer[Any]):
         workspace = serializers.IntegerField()
         file = serializers.FileField(allow_empty_file=True, use_url=False)
-        name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-        description = serializers.CharField(required=False, allow_blank=True, default="")
-        columns = serializers.CharField(
+        name = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
+        description = StrictCharField(required=False, allow_blank=True, default="")
+        columns = StrictCharField(
             required=False,
             allow_blank=True,
             default="",
@@ -269,12 +273,12 @@ class VariantOutput(serializers.ModelSerializer[Variant]):
 
 @extend_schema_serializer(component_name="ABTestVariantInput")
 class VariantInput(serializers.Serializer[Any]):
-    name = serializers.CharField(max_length=100)
+    name = StrictCharField(max_length=100)
     prompt_version = serializers.IntegerField(required=False, allow_null=True)
     prompt = serializers.IntegerField(required=False, allow_null=True)
-    label = serializers.CharField(max_length=50, required=False, allow_blank=True)
-    provider = serializers.CharField(max_length=30)
-    model = serializers.CharField(max_length=200)
+    label = StrictCharField(max_length=50, required=False, allow_blank=True)
+    provider = StrictCharField(max_length=30)
+    model = StrictCharField(max_length=200)
     params = serializers.DictField(required=False, default=dict)
     credential = serializers.IntegerField(required=False, allow_null=True)
 
@@ -387,11 +391,13 @@ def _test_detail(test_id: int, request: Request) -> dict[str, Any]:
 
 
 class TestListView(APIView):
+    pagination_class = Pagination  # documents the page envelope (paginated by hand)
+
     @extend_schema_serializer(component_name="ABTestCreateInput")
     class Input(serializers.Serializer[Any]):
         workspace = serializers.IntegerField()
-        name = serializers.CharField(max_length=200)
-        description = serializers.CharField(required=False, allow_blank=True, default="")
+        name = StrictCharField(max_length=200)
+        description = StrictCharField(required=False, allow_blank=True, default="")
         dataset = serializers.IntegerField()
         variants = VariantInput(many=True)
         control = serializers.IntegerField(required=False, default=0, help_text="Index of the control variant.")
@@ -433,8 +439,8 @@ class TestListView(APIView):
 class TestDetailView(APIView):
     @extend_schema_serializer(component_name="ABTestUpdateInput")
     class Input(serializers.Serializer[Any]):
-        name = serializers.CharField(max_length=200, required=False)
-        description = serializers.CharField(required=False, allow_blank=True)
+        name = StrictCharField(max_length=200, required=False)
+        description = StrictCharField(required=False, allow_blank=True)
         dataset = serializers.IntegerField(required=False)
         variants = VariantInput(many=True, required=False)
         control = serializers.IntegerField(required=False)
@@ -513,6 +519,8 @@ class TestResultsView(APIView):
 
 
 class TestTrialListView(APIView):
+    pagination_class = Pagination  # documents the page envelope (paginated by hand)
+
     @extend_schema(
         operation_id="tests_trials_list",
         parameters=[

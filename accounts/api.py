@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
@@ -19,8 +20,11 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from accounts import selectors, services
 from accounts.models import Membership, Role, User, Workspace
 from audit.services import record
-from studio.api import error_response
+from studio.api import StrictCharField, error_response
+from studio.openapi import conflict
 from studio.permissions import membership_for
+
+PASSWORD_NUMERIC = "This password is entirely numeric."
 
 
 class ThrottledTokenObtainView(TokenObtainPairView):
@@ -79,8 +83,15 @@ class RegisterView(APIView):
     @extend_schema_serializer(component_name="RegisterInput")
     class Input(serializers.Serializer[Any]):
         email = serializers.EmailField()
-        password = serializers.CharField(write_only=True, style={"input_type": "password"})
-        display_name = serializers.CharField(required=False, allow_blank=True, max_length=150, default="")
+        # What the schema can say of AUTH_PASSWORD_VALIDATORS: 8+ characters, not all digits, no NUL (the
+        # common-password list and the similarity to the email are checked on top).
+        password = StrictCharField(
+            write_only=True,
+            style={"input_type": "password"},
+            min_length=8,
+            validators=[RegexValidator(r"^(?!\s*\d*\s*$)[^\x00]*$", message=PASSWORD_NUMERIC)],
+        )
+        display_name = StrictCharField(required=False, allow_blank=True, max_length=150, default="")
 
     @extend_schema(
         request=Input,
@@ -88,7 +99,8 @@ class RegisterView(APIView):
             201: inline_serializer(
                 "Registered",
                 {"user": UserOutput(), "access": serializers.CharField(), "refresh": serializers.CharField()},
-            )
+            ),
+            **conflict("An account with this email address already exists."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -105,7 +117,7 @@ class LogoutView(APIView):
 
     @extend_schema_serializer(component_name="LogoutInput")
     class Input(serializers.Serializer[Any]):
-        refresh = serializers.CharField()
+        refresh = StrictCharField()
 
     @extend_schema(request=Input, responses={204: None})
     def post(self, request: Request) -> Response:
@@ -131,7 +143,7 @@ class MeView(APIView):
 
     @extend_schema_serializer(component_name="MeInput")
     class Input(serializers.Serializer[Any]):
-        display_name = serializers.CharField(max_length=150, allow_blank=True)
+        display_name = StrictCharField(max_length=150, allow_blank=True)
 
     @extend_schema(responses=Output)
     def get(self, request: Request) -> Response:
@@ -139,11 +151,12 @@ class MeView(APIView):
 
     @extend_schema(request=Input, responses=Output)
     def patch(self, request: Request) -> Response:
-        data = self.Input(data=request.data)
+        data = self.Input(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         user = request.user
-        user.display_name = data.validated_data["display_name"].strip()
-        user.save(update_fields=["display_name"])
+        if "display_name" in data.validated_data:
+            user.display_name = data.validated_data["display_name"].strip()
+            user.save(update_fields=["display_name"])
         return Response(self.Output(user).data)
 
 
@@ -160,7 +173,7 @@ class WorkspaceOutput(serializers.ModelSerializer[Workspace]):
 
 
 class WorkspaceInput(serializers.Serializer[Any]):
-    name = serializers.CharField(max_length=100)
+    name = StrictCharField(max_length=100)
 
 
 def _roles(request: Request) -> dict[int, str]:
@@ -193,12 +206,14 @@ class WorkspaceDetailView(APIView):
     @extend_schema(request=WorkspaceInput, responses=WorkspaceOutput)
     def patch(self, request: Request, workspace_id: int) -> Response:
         membership = membership_for(request.user, workspace_id, min_role=Role.ADMIN)
-        data = WorkspaceInput(data=request.data)
+        data = WorkspaceInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        workspace = services.workspace_update(workspace=membership.workspace, name=data.validated_data["name"])
+        workspace = membership.workspace
+        if "name" in data.validated_data:
+            workspace = services.workspace_update(workspace=workspace, name=data.validated_data["name"])
         return Response(WorkspaceOutput(workspace, context={"roles": _roles(request)}).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **conflict(services.CANNOT_DELETE_LAST_WORKSPACE)})
     def delete(self, request: Request, workspace_id: int) -> Response:
         membership = membership_for(request.user, workspace_id, min_role=Role.OWNER)
         services.workspace_delete(workspace=membership.workspace, actor=request.user)
@@ -226,7 +241,7 @@ class MemberListView(APIView):
         membership = membership_for(request.user, workspace_id)
         return Response(MemberOutput(selectors.member_list(workspace=membership.workspace), many=True).data)
 
-    @extend_schema(request=Input, responses={201: MemberOutput})
+    @extend_schema(request=Input, responses={201: MemberOutput, **conflict("The user is already a member.")})
     def post(self, request: Request, workspace_id: int) -> Response:
         actor = membership_for(request.user, workspace_id, min_role=Role.ADMIN)
         data = self.Input(data=request.data)
@@ -249,16 +264,17 @@ class MemberDetailView(APIView):
     class Input(serializers.Serializer[Any]):
         role = serializers.ChoiceField(choices=Role.choices)
 
-    @extend_schema(request=Input, responses=MemberOutput)
+    @extend_schema(request=Input, responses={200: MemberOutput, **conflict(services.LAST_OWNER)})
     def patch(self, request: Request, workspace_id: int, user_id: int) -> Response:
         actor = membership_for(request.user, workspace_id, min_role=Role.ADMIN)
         member = _member_or_404(actor, user_id)
-        data = self.Input(data=request.data)
+        data = self.Input(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        member = services.member_change_role(actor=actor, member=member, role=data.validated_data["role"])
+        if "role" in data.validated_data:
+            member = services.member_change_role(actor=actor, member=member, role=data.validated_data["role"])
         return Response(MemberOutput(member).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **conflict(services.LAST_OWNER)})
     def delete(self, request: Request, workspace_id: int, user_id: int) -> Response:
         actor = membership_for(request.user, workspace_id)
         member = _member_or_404(actor, user_id)
@@ -271,7 +287,7 @@ class TransferOwnershipView(APIView):
     class Input(serializers.Serializer[Any]):
         user_id = serializers.IntegerField()
 
-    @extend_schema(request=Input, responses=MemberOutput)
+    @extend_schema(request=Input, responses={200: MemberOutput, **conflict(services.TRANSFER_TO_SELF)})
     def post(self, request: Request, workspace_id: int) -> Response:
         actor = membership_for(request.user, workspace_id, min_role=Role.OWNER)
         data = self.Input(data=request.data)

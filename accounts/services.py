@@ -9,6 +9,7 @@ from django.db import transaction
 from accounts.models import Membership, Role, User, Workspace
 from audit.context import request_user
 from audit.services import record
+from studio.exceptions import Conflict, UnknownReference
 from studio.permissions import forget_memberships, require_role
 
 EMAIL_TAKEN = "An account with this email address already exists."
@@ -25,7 +26,7 @@ def user_create(*, email: str, password: str, display_name: str = "") -> User:
     """Sign up: the user and a personal workspace they own."""
     email = User.objects.normalize_email(email).strip().lower()
     if User.objects.filter(email__iexact=email).exists():
-        raise ValidationError({"email": EMAIL_TAKEN})
+        raise Conflict({"email": EMAIL_TAKEN})
     candidate = User(email=email, display_name=display_name.strip())
     validate_password(password, user=candidate)
     with transaction.atomic():
@@ -66,7 +67,7 @@ def workspace_update(*, workspace: Workspace, name: str) -> Workspace:
 @transaction.atomic
 def workspace_delete(*, workspace: Workspace, actor: User) -> None:
     if Membership.objects.filter(user=actor).count() <= 1:
-        raise ValidationError(CANNOT_DELETE_LAST_WORKSPACE)
+        raise Conflict(CANNOT_DELETE_LAST_WORKSPACE)
     record(action="workspace.deleted", actor=actor, workspace=workspace, target=workspace)
     # A/B tests first: their variants and snapshots PROTECT the prompt versions and datasets that the
     # workspace's cascade would delete (a ProtectedError otherwise).
@@ -91,9 +92,9 @@ def member_invite(*, actor: Membership, email: str, role: str) -> Membership:
     email = email.strip().lower()
     user = User.objects.filter(email__iexact=email, is_active=True).first()
     if user is None:
-        raise ValidationError({"email": NO_SUCH_USER.format(email=email)})
+        raise UnknownReference({"email": NO_SUCH_USER.format(email=email)})
     if Membership.objects.filter(workspace_id=actor.workspace_id, user=user).exists():
-        raise ValidationError({"email": ALREADY_MEMBER.format(email=email)})
+        raise Conflict({"email": ALREADY_MEMBER.format(email=email)})
     member = Membership.objects.create(workspace_id=actor.workspace_id, user=user, role=role)
     record(
         action="member.invited",
@@ -114,7 +115,7 @@ def member_change_role(*, actor: Membership, member: Membership, role: str) -> M
     if touches_owner and actor.role != Role.OWNER:
         raise ValidationError({"role": ONLY_OWNERS_MANAGE_OWNERS})
     if member.role == Role.OWNER and role != Role.OWNER and _owner_count(member.workspace) <= 1:
-        raise ValidationError({"role": LAST_OWNER})
+        raise Conflict({"role": LAST_OWNER})
     old_role = member.role
     member.role = role
     member.save(update_fields=["role"])
@@ -138,7 +139,7 @@ def member_remove(*, actor: Membership, member: Membership) -> None:
         if member.role == Role.OWNER and actor.role != Role.OWNER:
             raise ValidationError(ONLY_OWNERS_MANAGE_OWNERS)
     if member.role == Role.OWNER and _owner_count(member.workspace) <= 1:
-        raise ValidationError(LAST_OWNER)
+        raise Conflict(LAST_OWNER)
     record(
         action="member.left" if member.pk == actor.pk else "member.removed",
         actor=actor.user,
@@ -155,9 +156,9 @@ def ownership_transfer(*, actor: Membership, member: Membership) -> Membership:
     """The owner makes ``member`` the owner and becomes an admin."""
     require_role(actor, Role.OWNER)
     if member.pk == actor.pk:
-        raise ValidationError(TRANSFER_TO_SELF)
+        raise Conflict(TRANSFER_TO_SELF)
     if member.workspace_id != actor.workspace_id:
-        raise ValidationError(NOT_A_MEMBER)
+        raise UnknownReference(NOT_A_MEMBER)
     member.role = Role.OWNER
     member.save(update_fields=["role"])
     actor.role = Role.ADMIN

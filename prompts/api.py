@@ -29,7 +29,7 @@ from rest_framework.views import APIView
 from accounts.models import Role, User
 from prompts import selectors, services
 from prompts.models import Asset, AssetKind, Label, Prompt, PromptVersion
-from studio.api import Pagination
+from studio.api import Pagination, StrictCharField
 from studio.permissions import get_object_for_user, membership_for
 from studio.throttling import WriteScopedRateThrottle
 
@@ -183,12 +183,12 @@ class PromptListView(APIView):
     @extend_schema_serializer(component_name="PromptCreateInput")
     class Input(serializers.Serializer[Any]):
         workspace = serializers.IntegerField()
-        name = serializers.CharField(max_length=200)
-        slug = serializers.CharField(max_length=100, required=False, allow_blank=True)
-        description = serializers.CharField(required=False, allow_blank=True, default="")
-        tags = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False, default=list)
+        name = StrictCharField(max_length=200)
+        slug = StrictCharField(max_length=100, required=False, allow_blank=True)
+        description = StrictCharField(required=False, allow_blank=True, default="")
+        tags = serializers.ListField(child=StrictCharField(allow_blank=True), required=False, default=list)
         content = serializers.JSONField(required=False, allow_null=True, default=None)
-        message = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+        message = StrictCharField(required=False, allow_blank=True, default="", max_length=500)
 
     @extend_schema(
         parameters=[
@@ -230,10 +230,10 @@ class PromptListView(APIView):
 class PromptDetailView(APIView):
     @extend_schema_serializer(component_name="PromptUpdateInput")
     class Input(serializers.Serializer[Any]):
-        name = serializers.CharField(max_length=200, required=False)
-        slug = serializers.CharField(max_length=100, required=False)
-        description = serializers.CharField(required=False, allow_blank=True)
-        tags = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False)
+        name = StrictCharField(max_length=200, required=False)
+        slug = StrictCharField(max_length=100, required=False)
+        description = StrictCharField(required=False, allow_blank=True)
+        tags = serializers.ListField(child=StrictCharField(allow_blank=True), required=False)
         archived = serializers.BooleanField(required=False)
 
     @extend_schema(responses=PromptOutput)
@@ -259,7 +259,7 @@ class PromptDetailView(APIView):
 class PromptDuplicateView(APIView):
     @extend_schema_serializer(component_name="PromptDuplicateInput")
     class Input(serializers.Serializer[Any]):
-        name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+        name = StrictCharField(max_length=200, required=False, allow_blank=True)
 
     @extend_schema(request=Input, responses={201: PromptOutput})
     def post(self, request: Request, prompt_id: int) -> Response:
@@ -283,7 +283,7 @@ class VersionListView(APIView):
     @extend_schema_serializer(component_name="VersionCreateInput")
     class Input(serializers.Serializer[Any]):
         content = serializers.JSONField()
-        message = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+        message = StrictCharField(required=False, allow_blank=True, default="", max_length=500)
 
     @extend_schema(responses=VersionOutput(many=True))
     def get(self, request: Request, prompt_id: int) -> Response:
@@ -440,7 +440,7 @@ class ResolveView(APIView):
 class RenderView(APIView):
     @extend_schema_serializer(component_name="RenderInput")
     class Input(serializers.Serializer[Any]):
-        label = serializers.CharField(required=False, allow_blank=True)
+        label = StrictCharField(required=False, allow_blank=True)
         version = serializers.IntegerField(required=False, min_value=1)
         content = serializers.JSONField(required=False, help_text="A draft to render instead of a saved version.")
         variables = serializers.DictField(required=False, default=dict)

@@ -22,7 +22,7 @@ from providers import selectors, services
 from providers.models import ModelInfo, Provider, ProviderCredential, Run, RunSource
 from providers.quota import CallQuotaExceeded
 from providers.serializers import CredentialOutputSerializer, ModelOutputSerializer, RunOutputSerializer
-from studio.api import Pagination
+from studio.api import Pagination, StrictCharField
 from studio.permissions import get_object_for_user, membership_for, workspace_ids_for
 from studio.throttling import WriteScopedRateThrottle
 
@@ -39,7 +39,7 @@ def _workspace_param(request: Request, *, min_role: str) -> Any:
 
 class TargetInput(serializers.Serializer[Any]):
     provider = serializers.ChoiceField(choices=Provider.choices)
-    model = serializers.CharField(max_length=200)
+    model = StrictCharField(max_length=200)
     params = serializers.DictField(required=False, default=dict)
     credential = serializers.IntegerField(required=False, allow_null=True, default=None)
 
@@ -48,7 +48,7 @@ class RunInput(serializers.Serializer[Any]):
     workspace = serializers.IntegerField()
     prompt = serializers.IntegerField(required=False, allow_null=True, default=None)
     version = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
-    label = serializers.CharField(required=False, allow_blank=True, default="", max_length=50)
+    label = StrictCharField(required=False, allow_blank=True, default="", max_length=50)
     content = serializers.JSONField(required=False, allow_null=True, default=None)
     variables = serializers.DictField(required=False, default=dict)
     targets = TargetInput(many=True, allow_empty=False, max_length=services.MAX_TARGETS)
@@ -180,9 +180,9 @@ class RunDetailView(APIView):
 class CredentialInput(serializers.Serializer[Any]):
     workspace = serializers.IntegerField()
     provider = serializers.ChoiceField(choices=Provider.choices)  # echo is refused by the service
-    label = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
-    base_url = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
-    api_key = serializers.CharField(
+    label = StrictCharField(required=False, allow_blank=True, default="", max_length=100)
+    base_url = StrictCharField(required=False, allow_blank=True, default="", max_length=500)
+    api_key = StrictCharField(
         required=False, allow_blank=True, default="", write_only=True, trim_whitespace=True, max_length=1000
     )
 
@@ -217,9 +217,9 @@ class CredentialListView(APIView):
 
 
 class CredentialReplaceInput(serializers.Serializer[Any]):
-    api_key = serializers.CharField(required=False, allow_blank=True, default="", write_only=True, max_length=1000)
-    label = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    base_url = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    api_key = StrictCharField(required=False, allow_blank=True, default="", write_only=True, max_length=1000)
+    label = StrictCharField(required=False, allow_blank=True, max_length=100)
+    base_url = StrictCharField(required=False, allow_blank=True, max_length=500)
 
 
 class CredentialDetailView(APIView):
@@ -270,8 +270,8 @@ class CredentialTestView(APIView):
 
 class CustomModelInput(serializers.Serializer[Any]):
     workspace = serializers.IntegerField()
-    model_id = serializers.CharField(max_length=200)
-    display_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    model_id = StrictCharField(max_length=200)
+    display_name = StrictCharField(required=False, allow_blank=True, default="", max_length=200)
     input_modalities = serializers.ListField(
         child=serializers.ChoiceField(choices=["text", "image", "audio", "document"]), required=False, default=list
     )

@@ -6,16 +6,74 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+BAD_PAGE_SIZE = "page_size must be a whole number of at least 1."
+
 
 class Pagination(PageNumberPagination):
+    """Page-number pagination; a malformed ``page_size`` is a 400 (DRF would quietly use the default)."""
+
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_page_size(self, request: Any) -> int | None:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None:
+            try:
+                size = int(raw)
+            except ValueError:
+                size = 0
+            if size < 1:
+                raise exceptions.ValidationError({self.page_size_query_param: [BAD_PAGE_SIZE]})
+        return super().get_page_size(request)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+        return parameters
+
+
+# What DRF's CharField refuses besides the length, as schema patterns: NUL characters always, and a value
+# that is blank once trimmed unless blank is allowed (so "   " is outside the schema too). For allow_blank
+# drf-spectacular adds the empty string as a second ``oneOf`` branch, so the pattern must not match "".
+NO_NUL_PATTERN = r"^[^\x00]+$"
+NOT_BLANK_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField whose schema says what it takes: only strings (DRF's turns ``{"name": 0}`` into ``"0"``),
+    no NUL characters, and not blank once trimmed unless ``allow_blank``.
+
+    A field with its own ``RegexValidator`` (slugs, label names) documents that pattern instead, which
+    must then exclude NUL and blank values itself.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not any(isinstance(validator, RegexValidator) for validator in self.validators):
+            pattern = NOT_BLANK_PATTERN if self.trim_whitespace and not self.allow_blank else NO_NUL_PATTERN
+            # DRF refuses these first with its own messages; the validator documents them as the pattern.
+            self.validators.append(RegexValidator(pattern))
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)  # type: ignore[no-any-return]
+
+
+class StateConflict(exceptions.APIException):
+    """409: the request is well formed but the object's current state forbids it (``studio.exceptions``)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This conflicts with the current state of the object."
+    default_code = "conflict"
 
 
 def _first_message(detail: Any, prefix: str = "") -> str:
@@ -36,10 +94,18 @@ def _first_message(detail: Any, prefix: str = "") -> str:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Every API error is JSON: ``{"detail": "<one clear sentence>", "code": "...", "errors": {...}}``.
 
-    ``errors`` carries the field-by-field detail for validation errors.
+    ``errors`` carries the field-by-field detail for validation errors. A service's ``studio.exceptions``
+    refusal answers 409 (``Conflict``: the object's state forbids it) or 404 (``UnknownReference``).
     """
     if isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        http_status = getattr(exc, "http_status", status.HTTP_400_BAD_REQUEST)
+        if http_status == status.HTTP_409_CONFLICT:
+            exc = StateConflict(detail)
+        elif http_status == status.HTTP_404_NOT_FOUND:
+            exc = exceptions.NotFound(detail)
+        else:
+            exc = exceptions.ValidationError(detail)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, DjangoPermissionDenied):
@@ -51,7 +117,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         codes = exc.get_codes()
         code = codes if isinstance(codes, str) else exc.default_code
         data: dict[str, Any] = {"detail": _first_message(exc.detail), "code": code}
-        if isinstance(exc, exceptions.ValidationError):
+        if isinstance(exc.detail, (dict, list)):
             data["errors"] = exc.detail
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
             data["retry_after"] = int(exc.wait)

@@ -3,12 +3,15 @@
 Every API error goes through ``studio.api.exception_handler`` and has one JSON shape; drf-spectacular
 only documents the success responses, so clients (and schemathesis' status-code conformance check)
 would not know about a 404 for another workspace's object or a 400 with field errors. This hook adds
-them, with the shared ``Error`` schema, to every operation that doesn't document them itself.
+them, with the shared ``Error`` schema, to every operation that doesn't document them itself. An
+operation that a state conflict can refuse documents its 409 with ``conflict(...)``.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
@@ -33,6 +36,11 @@ ERROR_RESPONSES = {
 }
 
 
+def conflict(description: str) -> dict[int, OpenApiResponse]:
+    """``responses`` entry for an operation a ``studio.exceptions.Conflict`` refuses (409, the Error body)."""
+    return {409: OpenApiResponse(description=description)}
+
+
 def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("Error", ERROR_SCHEMA)
@@ -42,6 +50,10 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
             if method not in HTTP_METHODS:
                 continue
             responses = operation.setdefault("responses", {})
+            for status, response in responses.items():
+                # Error answers an operation documents itself (a 409, say) carry the Error body too.
+                if status.startswith("4") and "content" not in response:
+                    response["content"] = {"application/json": {"schema": reference}}
             for status, description in ERROR_RESPONSES.items():
                 responses.setdefault(
                     status, {"description": description, "content": {"application/json": {"schema": reference}}}

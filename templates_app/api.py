@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Role, User
 from prompts.models import Prompt
-from studio.api import Pagination
+from studio.api import Pagination, StrictCharField
 from studio.permissions import get_object_for_user, membership_for
 from templates_app import selectors, services
 from templates_app.models import Category, Template
@@ -89,12 +89,12 @@ class TemplateListView(APIView):
     @extend_schema_serializer(component_name="TemplateCreateInput")
     class Input(serializers.Serializer[Any]):
         workspace = serializers.IntegerField()
-        name = serializers.CharField(max_length=120)
-        slug = serializers.CharField(max_length=140, required=False, allow_blank=True)
-        description = serializers.CharField(required=False, allow_blank=True, default="")
-        category = serializers.CharField(required=False, default="other", help_text="A category slug.")
+        name = StrictCharField(max_length=120)
+        slug = StrictCharField(max_length=140, required=False, allow_blank=True)
+        description = StrictCharField(required=False, allow_blank=True, default="")
+        category = StrictCharField(required=False, default="other", help_text="A category slug.")
         content = serializers.JSONField()
-        tags = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+        tags = serializers.ListField(child=StrictCharField(), required=False, default=list)
 
     @extend_schema(
         parameters=[
@@ -130,12 +130,12 @@ class TemplateListView(APIView):
 class TemplateDetailView(APIView):
     @extend_schema_serializer(component_name="TemplateUpdateInput")
     class Input(serializers.Serializer[Any]):
-        name = serializers.CharField(max_length=120, required=False)
-        slug = serializers.CharField(max_length=140, required=False)
-        description = serializers.CharField(required=False, allow_blank=True)
-        category = serializers.CharField(required=False, help_text="A category slug.")
+        name = StrictCharField(max_length=120, required=False)
+        slug = StrictCharField(max_length=140, required=False)
+        description = StrictCharField(required=False, allow_blank=True)
+        category = StrictCharField(required=False, help_text="A category slug.")
         content = serializers.JSONField(required=False)
-        tags = serializers.ListField(child=serializers.CharField(), required=False)
+        tags = serializers.ListField(child=StrictCharField(), required=False)
 
     @extend_schema(responses=TemplateOutput)
     def get(self, request: Request, template_id: int) -> Response:
@@ -174,7 +174,7 @@ class TemplateInstantiateView(APIView):
     @extend_schema_serializer(component_name="TemplateInstantiateInput")
     class Input(serializers.Serializer[Any]):
         workspace = serializers.IntegerField()
-        name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+        name = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
 
     @extend_schema(request=Input, responses={201: PromptCreatedOutput})
     def post(self, request: Request, template_id: int) -> Response:
@@ -195,11 +195,11 @@ class TemplateFromVersionView(APIView):
     class Input(serializers.Serializer[Any]):
         prompt = serializers.IntegerField()
         version = serializers.IntegerField(min_value=1)
-        name = serializers.CharField(max_length=120)
-        category = serializers.CharField(required=False, default="other", help_text="A category slug.")
-        description = serializers.CharField(required=False, allow_blank=True)
-        tags = serializers.ListField(child=serializers.CharField(), required=False)
-        slug = serializers.CharField(max_length=140, required=False, allow_blank=True)
+        name = StrictCharField(max_length=120)
+        category = StrictCharField(required=False, default="other", help_text="A category slug.")
+        description = StrictCharField(required=False, allow_blank=True)
+        tags = serializers.ListField(child=StrictCharField(), required=False)
+        slug = StrictCharField(max_length=140, required=False, allow_blank=True)
 
     @extend_schema(request=Input, responses={201: TemplateOutput})
     def post(self, request: Request) -> Response:

@@ -75,7 +75,7 @@ def test_register_refuses_duplicate_email_and_weak_password() -> None:
     assert _register(client).status_code == 201
 
     duplicate = _register(client, email="ADA@example.com")
-    assert duplicate.status_code == 400
+    assert duplicate.status_code == 409
     assert duplicate.json()["detail"] == f"email: {EMAIL_TAKEN}"
 
     weak = _register(client, email="bob@example.com", password="123")
@@ -167,6 +167,21 @@ def test_me_patch_changes_display_name(api: Any, user: User) -> None:
     assert response.status_code == 200
     user.refresh_from_db()
     assert user.display_name == "Grace"
+
+
+def test_me_patch_without_display_name_changes_nothing(api: Any, user: User) -> None:
+    before = user.display_name
+    response = api(user).patch(reverse("api:me"), {}, format="json")
+    assert response.status_code == 200
+    user.refresh_from_db()
+    assert user.display_name == before
+
+
+def test_register_refuses_an_all_digit_password_by_the_schema_pattern() -> None:
+    response = _register(APIClient(), email="num@example.com", password="4815162342")
+    assert response.status_code == 400
+    assert response.json()["errors"]["password"] == ["This password is entirely numeric."]
+    assert not User.objects.filter(email="num@example.com").exists()
 
 
 def test_openapi_schema_and_docs_are_served_offline(api: Any, user: User) -> None:

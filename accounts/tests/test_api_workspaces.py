@@ -73,9 +73,23 @@ def test_owner_deletes_a_workspace_with_ab_tests(team: Team, api: Any) -> None:
     assert not PromptVersion.objects.filter(prompt__workspace_id=team.workspace.pk).exists()
 
 
+def test_workspace_patch_without_a_name_changes_nothing(team: Team, api: Any) -> None:
+    response = api(team.owner).patch(reverse("api:workspace-detail", args=[team.workspace.id]), {}, format="json")
+    assert response.status_code == 200
+    assert response.json()["name"] == team.workspace.name
+
+
+def test_workspace_name_must_be_a_string(team: Team, api: Any) -> None:
+    response = api(team.owner).post(reverse("api:workspace-list"), {"name": 0}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["name"]
+    assert not Workspace.objects.filter(name="0").exists()
+
+
 def test_owner_cannot_delete_their_only_workspace(team: Team, api: Any) -> None:
     response = api(team.owner).delete(reverse("api:workspace-detail", args=[team.workspace.id]))
-    assert response.status_code == 400
+    assert response.status_code == 409
+    assert response.json()["code"] == "conflict"
     assert "only workspace" in response.json()["detail"]
     assert Workspace.objects.filter(pk=team.workspace.pk).exists()
 
@@ -104,14 +118,14 @@ def test_member_invite(team: Team, api: Any, actor: str) -> None:
         assert created.get().role == Role.EDITOR
 
 
-def test_invite_unknown_email_or_existing_member_is_a_clear_400(team: Team, api: Any) -> None:
+def test_invite_unknown_email_is_a_404_and_existing_member_a_409(team: Team, api: Any) -> None:
     client = api(team.admin)
     url = reverse("api:member-list", args=[team.workspace.id])
     unknown = client.post(url, {"email": "nobody@example.com", "role": "viewer"}, format="json")
-    assert unknown.status_code == 400
+    assert unknown.status_code == 404
     assert "nobody@example.com" in unknown.json()["detail"]
     existing = client.post(url, {"email": team.viewer.email, "role": "viewer"}, format="json")
-    assert existing.status_code == 400
+    assert existing.status_code == 409
     assert "already a member" in existing.json()["detail"]
     bad_role = client.post(url, {"email": team.outsider.email, "role": "emperor"}, format="json")
     assert bad_role.status_code == 400
@@ -160,10 +174,10 @@ def test_last_owner_cannot_leave_or_be_demoted(team: Team, api: Any) -> None:
     client = api(team.owner)
     url = reverse("api:member-detail", args=[team.workspace.id, team.owner.id])
     leave = client.delete(url)
-    assert leave.status_code == 400
+    assert leave.status_code == 409
     assert leave.json()["detail"] == LAST_OWNER
     demote = client.patch(url, {"role": "admin"}, format="json")
-    assert demote.status_code == 400
+    assert demote.status_code == 409
     assert demote.json()["detail"] == f"role: {LAST_OWNER}"
     assert team.membership("owner").role == Role.OWNER
 

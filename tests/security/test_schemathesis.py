@@ -22,6 +22,7 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from rest_framework_simplejwt.tokens import RefreshToken
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -56,26 +57,14 @@ CHECKS = {
 #   ST105/ST108 in exports/ and abtests/: downloads (CSV, YAML, ZIP) documented as JSON; hand-paginated
 #         lists documented as arrays (add ``pagination_class = Pagination`` as done for prompts).
 KNOWN: dict[str, tuple[str, ...]] = {
-    "PATCH /api/auth/me/": ("ST201", "ST202"),
-    "GET /api/datasets/{dataset_id}/": ("ST201",),
     "PATCH /api/datasets/{dataset_id}/": ("ST201",),
     "POST /api/datasets/import/": ("ST202",),
     "POST /api/exports/import/": ("ST202",),
-    "GET /api/prompts/{prompt_id}/": ("ST201",),
-    "GET /api/prompts/{prompt_id}/labels/": ("ST201",),
     "PUT /api/prompts/{prompt_id}/labels/{label}/": ("ST202",),
     "PUT /api/providers/credentials/{id}/": ("ST108", "ST202"),
-    "GET /api/templates/{template_id}/": ("ST201",),
     "GET /api/testing/runs/": ("ST201", "ST202"),
-    "GET /api/tests/{test_id}/": ("ST201",),
-    "GET /api/tests/{test_id}/estimate/": ("ST201",),
-    "GET /api/tests/{test_id}/results/": ("ST201",),
-    "GET /api/workspaces/{workspace_id}/": ("ST201",),
-    "GET /api/workspaces/{workspace_id}/members/": ("ST201",),
     "GET /api/assets/": ("ST201",),
     "POST /api/assets/": ("ST202",),
-    "GET /api/assets/{asset_id}/content/": ("ST201",),
-    "POST /api/auth/register/": ("ST202",),
     "GET /api/datasets/": ("ST108", "ST201"),
     "POST /api/datasets/": ("ST202",),
     "GET /api/datasets/{dataset_id}/rows/": ("ST108", "ST201"),
@@ -107,12 +96,6 @@ KNOWN: dict[str, tuple[str, ...]] = {
     "POST /api/tests/{test_id}/reviews/": ("ST202",),
     "POST /api/tests/{test_id}/start/": ("ST202",),
     "GET /api/tests/{test_id}/trials/": ("ST108", "ST201"),
-    "POST /api/workspaces/": ("ST201",),
-    "PATCH /api/workspaces/{workspace_id}/": ("ST202",),
-    "DELETE /api/workspaces/{workspace_id}/": ("ST202",),
-    "POST /api/workspaces/{workspace_id}/members/": ("ST202",),
-    "PATCH /api/workspaces/{workspace_id}/members/{user_id}/": ("ST202",),
-    "DELETE /api/workspaces/{workspace_id}/members/{user_id}/": ("ST202",),
 }
 
 
@@ -219,12 +202,14 @@ def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any]) -> An
     if not WORLD or not path_parameters:
         return st.just(path_parameters)
     ids = WORLD[-1].ids
-    # Only where the generated value has the real ids' type: a negative case (an int mutated into a
-    # string, say) must stay invalid, or the request becomes valid behind schemathesis' back.
+    # Only where the generated value is valid for its parameter (type and format): a negative case (an
+    # int mutated into a string, a uuid that isn't one) must stay invalid, or the request becomes valid
+    # behind schemathesis' back.
+    parameters = {parameter.name: parameter for parameter in context.operation.path_parameters}
     real = {
         name: st.sampled_from(ids[name])
         for name, value in path_parameters.items()
-        if ids.get(name) and type(value) is type(ids[name][0])
+        if ids.get(name) and name in parameters and parameters[name].is_valid(value)
     }
     if not real:
         return st.just(path_parameters)
@@ -243,4 +228,13 @@ def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any]) -> An
 )
 def test_api_conforms_to_its_schema(case: Any, world: World) -> None:
     excluded = [CHECKS[code] for code in KNOWN.get(case.operation.label, ())]
-    case.call_and_validate(headers={"Authorization": f"Bearer {world.token}"}, excluded_checks=excluded)
+    # The fuzzing user's real token, unless the case itself is about a malformed Authorization header:
+    # that one must reach the app (and be refused), not be replaced by a valid token.
+    headers = {"Authorization": f"Bearer {world.token}"}
+    if (
+        case.meta is not None
+        and case.meta.is_negative_at(ParameterLocation.HEADER)
+        and "Authorization" in (case.headers or {})
+    ):
+        headers = {}
+    case.call_and_validate(headers=headers, excluded_checks=excluded)
