@@ -2,21 +2,29 @@
 
 A started test has one Trial per cell (variant x snapshot row x repetition); the Trial row is the
 durable state. ``enqueue_pending`` sends the pending Trials to Celery in chunks
-(``abtests.run_chunk(test_id, trial_ids)``); ``run_chunk`` runs a chunk's cells on an asyncio loop
-with the adapters' async SDK clients, at most ``test.concurrency`` calls in flight per provider.
+(``abtests.run_chunk(test_id, trial_ids, concurrency)``): waves of ``ABTEST_PARALLEL_CHUNKS`` chunks
+that share the test's concurrency (``chunk_plan``), so a worker with that many processes runs one test
+on that many cores without passing its limit. ``run_chunk`` runs a chunk's cells on an asyncio loop
+with the adapters' async SDK clients: as many lanes per provider as its share of the concurrency.
 
 Each cell goes through three steps:
 
-1. ``cell_prepare`` (database thread): render the row, resolve media, estimate the cost, then in one
-   transaction *claim* the Trial (``UPDATE ... WHERE status = 'pending'``: two workers never run the
-   same cell; the claim sets a lease and bumps ``attempts``, the claim token) and *reserve* the
-   estimated cost on the test (``UPDATE ... WHERE status = 'running' AND spent + reserved + estimate
-   <= cap``). A test that is no longer running (cancelled, stopped) or would cross its cost cap
-   refuses the reservation, so no new cell starts; the cap is never crossed as long as the estimate
-   (prompt length and ``max_tokens``, times ``ABTEST_COST_RESERVE_FACTOR``) bounds the real cost.
-2. the provider call (no database), then LLM-judge calls for judge evaluators.
-3. ``cell_finish`` (database thread, one transaction): record the Run(s) (source "abtest"), evaluate,
-   and write the Trial only if the claim token still matches; update the test's counters with F().
+1. claim (``cells_claim``, database thread): render the row, resolve media, estimate the cost, then in
+   one transaction *claim* the Trial (``UPDATE ... WHERE status = 'pending'``: two workers never run
+   the same cell; the claim sets a lease and bumps ``attempts``, the claim token) and *reserve* the
+   estimated cost on the test, with its row locked, only while the test is running and spent +
+   reserved stays within the cost cap. A test that is no longer running (cancelled, stopped) or would
+   cross its cost cap refuses the claim, so no new cell starts; the cap is never crossed as long as
+   the estimate (prompt length and ``max_tokens``, times ``ABTEST_COST_RESERVE_FACTOR``) bounds the
+   real cost.
+2. the provider call (no database), then LLM-judge calls for judge evaluators; each call holds a slot
+   of the workspace's call cap (``providers.quota``).
+3. finish (``cells_finish``, database thread, one transaction): record the Run(s) (source "abtest"),
+   evaluate, and write the Trial only if the claim token still matches; update the test's counters.
+
+Steps 1 and 3 are group-committed (``_Batches``): the cells that queue up while the database thread
+is busy are claimed, or finished, in one transaction. Nothing waits on a timer, so a lone cell is not
+delayed; under load the per-cell cost of round trips, commits and ORM compilation is paid per batch.
 
 Rate limits (429) don't fail a cell: the cell goes back to pending with ``not_before``, the provider's
 limiter halves its concurrency and pauses for the retry-after, and the cell is retried (up to
