@@ -41,9 +41,10 @@ class UsageFigures(models.Model):
         abstract = True
 
 
-class DailyUsage(UsageFigures):
-    day = models.DateField()
-    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+class FullKeyUsage(UsageFigures):
+    """The figures under the full key: provider, model, prompt, version, user, source and status (the day
+    and workspace are declared by each table)."""
+
     provider = models.CharField(max_length=30)
     model = models.CharField(max_length=200)
     prompt = models.ForeignKey(
@@ -57,6 +58,14 @@ class DailyUsage(UsageFigures):
     )
     source = models.CharField(max_length=20)
     status = models.CharField(max_length=10)
+
+    class Meta:
+        abstract = True
+
+
+class DailyUsage(FullKeyUsage):
+    day = models.DateField()
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
 
     class Meta:
         verbose_name = "daily usage"
@@ -89,7 +98,7 @@ class DailyModelUsage(UsageFigures):
         return f"{self.day} {self.provider}/{self.model} {self.calls} calls"
 
 
-class WeeklyUsage(UsageFigures):
+class WeeklyUsage(FullKeyUsage):
     """``DailyUsage`` summed over the seven days of a week (Monday to Sunday, UTC), with the same key; ``day``
     is the Monday. Only complete weeks have rows (every day rolled up, so the Sunday is at most
     ``RollupState.through``). Long ranges read their whole weeks here and their first and last days from
@@ -97,19 +106,6 @@ class WeeklyUsage(UsageFigures):
 
     day = models.DateField(help_text="The Monday of the week.")
     workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+", db_index=False)
-    provider = models.CharField(max_length=30)
-    model = models.CharField(max_length=200)
-    prompt = models.ForeignKey(
-        "prompts.Prompt", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
-    )
-    prompt_version = models.ForeignKey(
-        "prompts.PromptVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
-    )
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
-    )
-    source = models.CharField(max_length=20)
-    status = models.CharField(max_length=10)
 
     class Meta:
         verbose_name = "weekly usage"
