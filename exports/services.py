@@ -356,8 +356,16 @@ def _file_format(data: bytes, name: str, archive: Archive | None) -> str:
 
 def bundle_import(*, workspace: Workspace, user: User | None, upload: Any, dry_run: bool = False) -> ImportResult:
     """Import an export file into ``workspace`` with new ids; all or nothing. Raises ``ImportRefused``."""
-    data = read_upload(upload)
-    name = getattr(upload, "name", "") or ""
+    return _bundle_import(
+        workspace=workspace,
+        user=user,
+        data=read_upload(upload),
+        name=getattr(upload, "name", "") or "",
+        dry_run=dry_run,
+    )
+
+
+def _bundle_import(*, workspace: Workspace, user: User | None, data: bytes, name: str, dry_run: bool) -> ImportResult:
     document, archive = parse_export(data, name=name)
     return document_import(
         workspace=workspace,
@@ -609,13 +617,4 @@ def import_any(
             and ("prompts" in document or "providers" in document)
         ):
             return promptfoo_import(workspace=workspace, user=user, upload=upload, dry_run=dry_run)
-    document, archive = parse_export(data, name=name)
-    return document_import(
-        workspace=workspace,
-        user=user,
-        document=document,
-        archive=archive,
-        dry_run=dry_run,
-        file_name=name,
-        file_format=_file_format(data, name, archive),
-    )
+    return _bundle_import(workspace=workspace, user=user, data=data, name=name, dry_run=dry_run)
