@@ -26,6 +26,7 @@ from abtests import selectors, services
 from abtests.models import COLUMN_TYPES, ABTest, Dataset, DatasetRow, Review, ReviewChoice, Trial, TrialStatus, Variant
 from accounts.models import Role
 from studio.api import Pagination, StrictCharField
+from studio.openapi import conflict
 from studio.permissions import membership_for
 from studio.throttling import WriteScopedRateThrottle
 
@@ -67,6 +68,9 @@ class RowOutput(serializers.ModelSerializer[DatasetRow]):
         fields = ["id", "index", "values"]
 
 
+NAME_TAKEN_DOC = "A dataset with this name already exists in the workspace."
+
+
 def _paginate(
     request: Request, view: APIView, queryset: Any, serializer: type[serializers.Serializer[Any]]
 ) -> Response:
@@ -102,7 +106,9 @@ class DatasetListView(APIView):
         )
         return _paginate(request, self, datasets, DatasetOutput)
 
-    @extend_schema(operation_id="datasets_create", request=Input, responses={201: DatasetOutput})
+    @extend_schema(
+        operation_id="datasets_create", request=Input, responses={201: DatasetOutput, **conflict(NAME_TAKEN_DOC)}
+    )
     def post(self, request: Request) -> Response:
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -123,7 +129,7 @@ class DatasetDetailView(APIView):
     def get(self, request: Request, dataset_id: int) -> Response:
         return Response(DatasetOutput(selectors.dataset_get(user=request.user, pk=dataset_id)).data)
 
-    @extend_schema(request=Input, responses=DatasetOutput)
+    @extend_schema(request=Input, responses={200: DatasetOutput, **conflict(NAME_TAKEN_DOC)})
     def patch(self, request: Request, dataset_id: int) -> Response:
         dataset = selectors.dataset_get(user=request.user, pk=dataset_id, min_role=Role.EDITOR)
         data = self.Input(data=request.data, partial=True)
@@ -140,7 +146,7 @@ class DatasetDetailView(APIView):
 
 @extend_schema_serializer(component_name="DatasetRowInput")
 class RowInput(serializers.Serializer[Any]):
-    values = serializers.JSONField()
+    values = serializers.DictField(help_text="Cell values keyed by the dataset's column names.")
 
 
 class DatasetRowListView(APIView):
@@ -170,9 +176,10 @@ class DatasetRowDetailView(APIView):
     def patch(self, request: Request, dataset_id: int, row_id: int) -> Response:
         dataset = selectors.dataset_get(user=request.user, pk=dataset_id, min_role=Role.EDITOR)
         row = selectors.dataset_row_get(dataset=dataset, pk=row_id)
-        data = RowInput(data=request.data)
+        data = RowInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        row = services.dataset_row_update(row=row, values=data.validated_data["values"])
+        if "values" in data.validated_data:
+            row = services.dataset_row_update(row=row, values=data.validated_data["values"])
         return Response(RowOutput(row).data)
 
     @extend_schema(responses={204: None})
@@ -216,7 +223,9 @@ class DatasetImportView(APIView):
         },
     )
 
-    @extend_schema(request={"multipart/form-data": Input}, responses={200: Preview, 201: Preview})
+    @extend_schema(
+        request={"multipart/form-data": Input}, responses={200: Preview, 201: Preview, **conflict(NAME_TAKEN_DOC)}
+    )
     def post(self, request: Request) -> Response:
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -399,7 +408,7 @@ class TestListView(APIView):
         name = StrictCharField(max_length=200)
         description = StrictCharField(required=False, allow_blank=True, default="")
         dataset = serializers.IntegerField()
-        variants = VariantInput(many=True)
+        variants = VariantInput(many=True, min_length=2, max_length=10)
         control = serializers.IntegerField(required=False, default=0, help_text="Index of the control variant.")
         repetitions = serializers.IntegerField(required=False, default=1)
         evaluators = serializers.JSONField(required=False, default=list)
@@ -442,7 +451,7 @@ class TestDetailView(APIView):
         name = StrictCharField(max_length=200, required=False)
         description = StrictCharField(required=False, allow_blank=True)
         dataset = serializers.IntegerField(required=False)
-        variants = VariantInput(many=True, required=False)
+        variants = VariantInput(many=True, required=False, min_length=2, max_length=10)
         control = serializers.IntegerField(required=False)
         repetitions = serializers.IntegerField(required=False)
         evaluators = serializers.JSONField(required=False)
@@ -454,7 +463,11 @@ class TestDetailView(APIView):
     def get(self, request: Request, test_id: int) -> Response:
         return Response(_test_detail(test_id, request))
 
-    @extend_schema(operation_id="tests_partial_update", request=Input, responses=TestDetailOutput)
+    @extend_schema(
+        operation_id="tests_partial_update",
+        request=Input,
+        responses={200: TestDetailOutput, **conflict("Only a draft test can be changed.")},
+    )
     def patch(self, request: Request, test_id: int) -> Response:
         test = selectors.abtest_get(user=request.user, pk=test_id, min_role=Role.EDITOR)
         data = self.Input(data=request.data, partial=True)
@@ -462,7 +475,7 @@ class TestDetailView(APIView):
         services.abtest_update(test=test, **data.validated_data)
         return Response(_test_detail(test.pk, request))
 
-    @extend_schema(operation_id="tests_destroy", responses={204: None})
+    @extend_schema(operation_id="tests_destroy", responses={204: None, **conflict(services.TEST_RUNNING_DELETE)})
     def delete(self, request: Request, test_id: int) -> Response:
         test = selectors.abtest_get(user=request.user, pk=test_id, min_role=Role.EDITOR)
         services.abtest_delete(test=test)
@@ -493,7 +506,11 @@ class TestEstimateView(APIView):
 
 
 class TestStartView(APIView):
-    @extend_schema(operation_id="tests_start", request=None, responses={202: TestDetailOutput})
+    @extend_schema(
+        operation_id="tests_start",
+        request=None,
+        responses={202: TestDetailOutput, **conflict("The test is not a draft, or its dataset is gone or empty.")},
+    )
     def post(self, request: Request, test_id: int) -> Response:
         test = selectors.abtest_get(user=request.user, pk=test_id, min_role=Role.EDITOR)
         services.abtest_start(test=test, user=request.user)
@@ -501,7 +518,11 @@ class TestStartView(APIView):
 
 
 class TestCancelView(APIView):
-    @extend_schema(operation_id="tests_cancel", request=None, responses=TestDetailOutput)
+    @extend_schema(
+        operation_id="tests_cancel",
+        request=None,
+        responses={200: TestDetailOutput, **conflict("Only a queued or running test can be cancelled.")},
+    )
     def post(self, request: Request, test_id: int) -> Response:
         test = selectors.abtest_get(user=request.user, pk=test_id, min_role=Role.EDITOR)
         services.abtest_cancel(test=test)
@@ -548,7 +569,11 @@ class TestReviewListView(APIView):
         rating = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=5)
         sides = serializers.DictField(required=False, default=dict)
 
-    @extend_schema(operation_id="tests_reviews_create", request=Input, responses={201: ReviewOutput})
+    @extend_schema(
+        operation_id="tests_reviews_create",
+        request=Input,
+        responses={201: ReviewOutput, **conflict("The trial has no output yet.")},
+    )
     def post(self, request: Request, test_id: int) -> Response:
         test = selectors.abtest_get(user=request.user, pk=test_id, min_role=Role.EDITOR)
         data = self.Input(data=request.data)

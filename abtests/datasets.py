@@ -58,8 +58,9 @@ TOO_MANY_ROWS = "a dataset may have at most {limit} rows"
 class DatasetError(ValidationError):
     """A refusal with one clear message (``str(exc)`` is that message)."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, http_status: int = 400) -> None:
         self.text = message
+        self.http_status = http_status  # the API's answer: 409 for a name already taken
         super().__init__({field: [message]} if field else message)
 
     def __str__(self) -> str:

@@ -40,6 +40,7 @@ from abtests.models import (
 from accounts.models import User, Workspace
 from audit.context import request_user
 from audit.services import record
+from studio.exceptions import CONFLICT, NOT_FOUND
 
 NAME_REQUIRED = "A dataset needs a name."
 NAME_TOO_LONG = "A dataset name is at most 200 characters."
@@ -73,7 +74,7 @@ def check_name_free(*, workspace_id: int, name: str, exclude_pk: int | None = No
     if exclude_pk is not None:
         taken = taken.exclude(pk=exclude_pk)
     if taken.exists():
-        raise DatasetError(NAME_TAKEN.format(name=name), field="name")
+        raise DatasetError(NAME_TAKEN.format(name=name), field="name", http_status=CONFLICT)
 
 
 @transaction.atomic
@@ -105,7 +106,7 @@ def dataset_create(
                 created_by=user,
             )
     except IntegrityError:
-        raise DatasetError(NAME_TAKEN.format(name=name), field="name") from None
+        raise DatasetError(NAME_TAKEN.format(name=name), field="name", http_status=CONFLICT) from None
     DatasetRow.objects.bulk_create(
         [DatasetRow(dataset=dataset, index=i, values=values) for i, values in enumerate(cleaned_rows)],
         batch_size=500,
@@ -160,7 +161,7 @@ def dataset_update(
         with transaction.atomic():
             dataset.save(update_fields=fields)
     except IntegrityError:
-        raise DatasetError(NAME_TAKEN.format(name=dataset.name), field="name") from None
+        raise DatasetError(NAME_TAKEN.format(name=dataset.name), field="name", http_status=CONFLICT) from None
     return dataset
 
 
@@ -336,8 +337,9 @@ MAX_CONCURRENCY = 200
 class TestError(ValidationError):
     """A test can't be created, changed or started; ``text`` is one clear sentence (the API's detail)."""
 
-    def __init__(self, message: str, *, field: str = "non_field_errors") -> None:
+    def __init__(self, message: str, *, field: str = "non_field_errors", http_status: int = 400) -> None:
         self.text = message
+        self.http_status = http_status  # the API's answer: 409 for a state conflict, 404 for an unknown id
         super().__init__({field: [message]})
 
     def __str__(self) -> str:
@@ -425,15 +427,25 @@ def _clean_variants(workspace_id: int, variants: Any) -> list[dict[str, Any]]:
                 .first()
             )
             if version is None:
-                raise TestError(VARIANT_VERSION_UNKNOWN.format(index=index, id=version_id), field="variants")
+                raise TestError(
+                    VARIANT_VERSION_UNKNOWN.format(index=index, id=version_id), field="variants", http_status=NOT_FOUND
+                )
             prompt = version.prompt
             label = ""
         elif raw.get("prompt") not in (None, "") and label:
             prompt = Prompt.objects.filter(workspace_id=workspace_id, pk=_int_or_none(raw.get("prompt"))).first()
             if prompt is None:
-                raise TestError(VARIANT_PROMPT_UNKNOWN.format(index=index, id=raw.get("prompt")), field="variants")
+                raise TestError(
+                    VARIANT_PROMPT_UNKNOWN.format(index=index, id=raw.get("prompt")),
+                    field="variants",
+                    http_status=NOT_FOUND,
+                )
             if not prompt.labels.filter(name=label).exists():
-                raise TestError(VARIANT_LABEL_UNKNOWN.format(index=index, name=name, label=label), field="variants")
+                raise TestError(
+                    VARIANT_LABEL_UNKNOWN.format(index=index, name=name, label=label),
+                    field="variants",
+                    http_status=NOT_FOUND,
+                )
         else:
             raise TestError(VARIANT_PROMPT_REQUIRED.format(index=index), field="variants")
         provider = str(raw.get("provider") or "")
@@ -487,7 +499,9 @@ def _clean_dataset(workspace_id: int, dataset: Any) -> Dataset:
     else:
         found = Dataset.objects.filter(workspace_id=workspace_id, pk=_int_or_none(dataset)).first()
     if found is None:
-        raise TestError(DATASET_OTHER_WORKSPACE.format(id=getattr(dataset, "pk", dataset)), field="dataset")
+        raise TestError(
+            DATASET_OTHER_WORKSPACE.format(id=getattr(dataset, "pk", dataset)), field="dataset", http_status=NOT_FOUND
+        )
     return found
 
 
@@ -572,7 +586,9 @@ def abtest_update(
     """Change a draft test (only the fields given). A started test is read-only."""
     test = ABTest.objects.select_for_update().get(pk=test.pk)
     if not test.is_draft:
-        raise TestError(TEST_NOT_DRAFT.format(status=test.get_status_display().lower()), field="status")
+        raise TestError(
+            TEST_NOT_DRAFT.format(status=test.get_status_display().lower()), field="status", http_status=CONFLICT
+        )
     if name is not _UNSET:
         test.name = " ".join(str(name or "").split())[:200]
         if not test.name:
@@ -620,7 +636,7 @@ def abtest_update(
 def abtest_delete(*, test: ABTest) -> None:
     """Delete a test with its trials and reviews (the provider Runs stay, for analytics)."""
     if test.is_active:
-        raise TestError(TEST_RUNNING_DELETE, field="status")
+        raise TestError(TEST_RUNNING_DELETE, field="status", http_status=CONFLICT)
     record(action="abtest.deleted", actor=request_user(), workspace=test.workspace_id, target=test)
     test.delete()
 
@@ -649,15 +665,19 @@ def abtest_start(*, test: ABTest, user: User | None = None, enqueue: bool = True
     with transaction.atomic():
         test = ABTest.objects.select_for_update(of=("self",)).select_related("dataset").get(pk=test.pk)
         if not test.is_draft:
-            raise TestError(TEST_NOT_STARTABLE.format(status=test.get_status_display().lower()), field="status")
+            raise TestError(
+                TEST_NOT_STARTABLE.format(status=test.get_status_display().lower()),
+                field="status",
+                http_status=CONFLICT,
+            )
         if test.dataset is None:
-            raise TestError(DATASET_GONE, field="dataset")
+            raise TestError(DATASET_GONE, field="dataset", http_status=CONFLICT)
         variants = list(test.variants.select_related("prompt_version", "prompt").order_by("order", "id"))
         if not MIN_VARIANTS <= len(variants) <= MAX_VARIANTS:
             raise TestError(VARIANT_COUNT.format(count=len(variants)), field="variants")
         snapshot = dataset_snapshot_create(dataset=test.dataset, user=user)
         if snapshot.row_count == 0:
-            raise TestError(DATASET_EMPTY.format(name=test.dataset.name), field="dataset")
+            raise TestError(DATASET_EMPTY.format(name=test.dataset.name), field="dataset", http_status=CONFLICT)
         cells = len(variants) * snapshot.row_count * test.repetitions
         if cells > _max_cells():
             raise TestError(TOO_MANY_CELLS.format(cells=cells, limit=_max_cells()), field="variants")
@@ -699,7 +719,9 @@ def abtest_cancel(*, test: ABTest) -> ABTest:
         test.refresh_from_db()
         if test.status == TestStatus.CANCELLING:
             return test
-        raise TestError(TEST_NOT_CANCELLABLE.format(status=test.get_status_display().lower()), field="status")
+        raise TestError(
+            TEST_NOT_CANCELLABLE.format(status=test.get_status_display().lower()), field="status", http_status=CONFLICT
+        )
     engine.finalize(test.pk)  # nothing in flight: cancelled at once; otherwise the last cell finishes it
     test.refresh_from_db()
     return test
@@ -725,9 +747,9 @@ def review_create(
     def load(value: Any) -> Trial:
         found = Trial.objects.filter(test=test, pk=_int_or_none(value)).first()
         if found is None:
-            raise TestError(REVIEW_WRONG_TEST.format(id=value), field="trial")
+            raise TestError(REVIEW_WRONG_TEST.format(id=value), field="trial", http_status=NOT_FOUND)
         if found.status != TrialStatus.OK:
-            raise TestError(REVIEW_NOT_FINISHED.format(id=value), field="trial")
+            raise TestError(REVIEW_NOT_FINISHED.format(id=value), field="trial", http_status=CONFLICT)
         return found
 
     a = load(trial_a)

@@ -64,7 +64,17 @@ def _refused(exc: ImportRefused, field: str = "file") -> serializers.ValidationE
     return serializers.ValidationError({field: [exc.text]})
 
 
-FILE_RESPONSE = {(200, "application/octet-stream"): OpenApiTypes.BINARY}
+def file_responses(*formats: str) -> dict[tuple[int, str], Any]:
+    """A download's real media types, one per format it can come in (JSON documents are objects)."""
+    return {
+        (200, exporters.CONTENT_TYPES[fmt].split(";")[0]): OpenApiTypes.OBJECT if fmt == "json" else OpenApiTypes.BINARY
+        for fmt in formats
+    }
+
+
+# Every document export is a ZIP instead with archive media.
+DOCUMENT_FILES = file_responses("json", "yaml", "zip")
+TABLE_AND_DOCUMENT_FILES = file_responses("csv", "jsonl", "json", "yaml", "zip")
 MEDIA_PARAM = OpenApiParameter("media", str, enum=list(MEDIA_MODES), description="How media travel (default data-url).")
 
 
@@ -77,7 +87,7 @@ class PromptExportView(APIView):
             OpenApiParameter("versions", str, description="all (default) or a version number"),
             MEDIA_PARAM,
         ],
-        responses=FILE_RESPONSE,
+        responses=DOCUMENT_FILES,
     )
     def get(self, request: Request, prompt_id: int) -> HttpResponse:
         """A prompt with all its versions, labels and label history, or one version with its labels."""
@@ -190,7 +200,7 @@ class TemplateExportView(APIView):
     content_negotiation_class = FileNegotiation
 
     @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=["json", "yaml"]), MEDIA_PARAM], responses=FILE_RESPONSE
+        parameters=[OpenApiParameter("format", str, enum=["json", "yaml"]), MEDIA_PARAM], responses=DOCUMENT_FILES
     )
     def get(self, request: Request, template_id: int) -> HttpResponse:
         from templates_app.models import Template
@@ -206,7 +216,7 @@ class DatasetExportView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["csv", "jsonl", "json", "yaml"]), MEDIA_PARAM],
-        responses=FILE_RESPONSE,
+        responses=TABLE_AND_DOCUMENT_FILES,
     )
     def get(self, request: Request, dataset_id: int) -> HttpResponse:
         """Rows as CSV or JSONL (with archive media: a ZIP the dataset importer reads back), or a document."""
@@ -223,7 +233,7 @@ class TestExportView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=list(exporters.TEST_FORMATS)), MEDIA_PARAM],
-        responses=FILE_RESPONSE,
+        responses=TABLE_AND_DOCUMENT_FILES,  # promptfoo configs are YAML
     )
     def get(self, request: Request, test_id: int) -> HttpResponse:
         """A test with variants, trials and results (json/yaml), its trials (csv/jsonl), or a promptfoo config."""
@@ -245,7 +255,7 @@ class RunsExportView(APIView):
             OpenApiParameter("prompt", int),
             MEDIA_PARAM,
         ],
-        responses=FILE_RESPONSE,
+        responses=TABLE_AND_DOCUMENT_FILES,
     )
     def get(self, request: Request) -> HttpResponse:
         """A workspace's runs (optionally one prompt's), oldest first."""
@@ -290,7 +300,7 @@ class WorkspaceExportView(APIView):
         media = serializers.ChoiceField(choices=list(MEDIA_MODES), default="archive")
         format = serializers.ChoiceField(choices=["zip", "json", "yaml"], default="zip")
 
-    @extend_schema(request=Input, responses=FILE_RESPONSE)
+    @extend_schema(request=Input, responses=DOCUMENT_FILES)
     def post(self, request: Request) -> HttpResponse:
         """The whole workspace as one archive (or one JSON/YAML document with data-URL media)."""
         data = self.Input(data=request.data)

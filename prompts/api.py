@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from django.http import FileResponse, Http404, HttpResponse
 from django.urls import reverse
 from django.utils.http import parse_etags
@@ -28,8 +29,10 @@ from rest_framework.views import APIView
 
 from accounts.models import Role, User
 from prompts import selectors, services
-from prompts.models import Asset, AssetKind, Label, Prompt, PromptVersion
+from prompts.models import LABEL_NAME_RE, Asset, AssetKind, Label, Prompt, PromptVersion
+from prompts.services import SLUG_INPUT_PATTERN, SLUG_INVALID, SLUG_RE, SLUG_TAKEN
 from studio.api import Pagination, StrictCharField
+from studio.openapi import conflict
 from studio.permissions import get_object_for_user, membership_for
 from studio.throttling import WriteScopedRateThrottle
 
@@ -39,6 +42,13 @@ WORKSPACE_REQUIRED = "Give the workspace id: ?workspace=W."
 ONE_SELECTOR = "Give at most one of label, version or content."
 NO_THUMBNAIL = "This asset has no thumbnail."
 BAD_BOOLEAN = "archived must be true, false or all."
+BAD_SORT = f"sort must be one of {', '.join(selectors.SORTS)}."
+# What _archived_param takes (any case, surrounding spaces ignored); the schema lists the plain spellings.
+ARCHIVED_VALUES = ["false", "true", "all", "any", "0", "1", "no", "yes"]
+SLUG_VALIDATOR = RegexValidator(SLUG_INPUT_PATTERN, SLUG_INVALID)
+LABEL_PARAMETER = OpenApiParameter(
+    "label", str, OpenApiParameter.PATH, pattern=LABEL_NAME_RE.pattern, description="A label name, e.g. production."
+)
 
 
 # --- output serializers ------------------------------------------------------------------------------
@@ -163,6 +173,14 @@ def _paginate(
     return paginator.get_paginated_response(serializer(page, many=True).data)
 
 
+def _sort_param(raw: str | None) -> str:
+    if raw is None:
+        return selectors.DEFAULT_SORT
+    if raw not in selectors.SORTS:
+        raise serializers.ValidationError({"sort": [BAD_SORT]})
+    return raw
+
+
 def _archived_param(raw: str | None) -> bool | None:
     value = (raw or "false").strip().lower()
     if value in ("all", "any"):
@@ -184,7 +202,9 @@ class PromptListView(APIView):
     class Input(serializers.Serializer[Any]):
         workspace = serializers.IntegerField()
         name = StrictCharField(max_length=200)
-        slug = StrictCharField(max_length=100, required=False, allow_blank=True)
+        slug = StrictCharField(
+            max_length=100, required=False, allow_blank=True, trim_whitespace=False, validators=[SLUG_VALIDATOR]
+        )
         description = StrictCharField(required=False, allow_blank=True, default="")
         tags = serializers.ListField(child=StrictCharField(allow_blank=True), required=False, default=list)
         content = serializers.JSONField(required=False, allow_null=True, default=None)
@@ -196,7 +216,7 @@ class PromptListView(APIView):
             OpenApiParameter("search", str),
             OpenApiParameter("tag", str),
             OpenApiParameter("label", str),
-            OpenApiParameter("archived", str, description="false (default), true or all"),
+            OpenApiParameter("archived", str, enum=ARCHIVED_VALUES, description="false (default), true or all"),
             OpenApiParameter("sort", str, enum=list(selectors.SORTS)),
         ],
         responses=PromptOutput(many=True),
@@ -213,11 +233,11 @@ class PromptListView(APIView):
             tag=params.get("tag", ""),
             label=params.get("label", ""),
             archived=_archived_param(params.get("archived")),
-            sort=params.get("sort", selectors.DEFAULT_SORT),
+            sort=_sort_param(params.get("sort")),
         )
         return _paginate(request, self, prompts, PromptOutput)
 
-    @extend_schema(request=Input, responses={201: PromptOutput})
+    @extend_schema(request=Input, responses={201: PromptOutput, **conflict(SLUG_TAKEN)})
     def post(self, request: Request) -> Response:
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -231,7 +251,7 @@ class PromptDetailView(APIView):
     @extend_schema_serializer(component_name="PromptUpdateInput")
     class Input(serializers.Serializer[Any]):
         name = StrictCharField(max_length=200, required=False)
-        slug = StrictCharField(max_length=100, required=False)
+        slug = StrictCharField(max_length=100, required=False, trim_whitespace=False, validators=[SLUG_VALIDATOR])
         description = StrictCharField(required=False, allow_blank=True)
         tags = serializers.ListField(child=StrictCharField(allow_blank=True), required=False)
         archived = serializers.BooleanField(required=False)
@@ -241,7 +261,7 @@ class PromptDetailView(APIView):
         prompt = _prompt_for(request, prompt_id)
         return Response(PromptOutput(selectors.prompt_get(pk=prompt.pk)).data)
 
-    @extend_schema(request=Input, responses=PromptOutput)
+    @extend_schema(request=Input, responses={200: PromptOutput, **conflict(SLUG_TAKEN)})
     def patch(self, request: Request, prompt_id: int) -> Response:
         prompt = _prompt_for(request, prompt_id, Role.EDITOR)
         data = self.Input(data=request.data, partial=True)
@@ -249,7 +269,7 @@ class PromptDetailView(APIView):
         services.prompt_update(prompt=prompt, **data.validated_data)
         return Response(PromptOutput(selectors.prompt_get(pk=prompt.pk)).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **conflict("The prompt is still used (by an A/B test); archive it instead.")})
     def delete(self, request: Request, prompt_id: int) -> Response:
         prompt = _prompt_for(request, prompt_id, Role.ADMIN)
         services.prompt_delete(prompt=prompt)
@@ -282,7 +302,7 @@ class VersionListView(APIView):
 
     @extend_schema_serializer(component_name="VersionCreateInput")
     class Input(serializers.Serializer[Any]):
-        content = serializers.JSONField()
+        content = serializers.DictField(help_text="The prompt document (messages, variables, model).")
         message = StrictCharField(required=False, allow_blank=True, default="", max_length=500)
 
     @extend_schema(responses=VersionOutput(many=True))
@@ -375,7 +395,7 @@ class LabelDetailView(APIView):
     class Input(serializers.Serializer[Any]):
         version = serializers.IntegerField(min_value=1)
 
-    @extend_schema(request=Input, responses=LabelOutput)
+    @extend_schema(parameters=[LABEL_PARAMETER], request=Input, responses=LabelOutput)
     def put(self, request: Request, prompt_id: int, label: str) -> Response:
         prompt = _prompt_for(request, prompt_id, Role.EDITOR)
         data = self.Input(data=request.data)
@@ -383,7 +403,7 @@ class LabelDetailView(APIView):
         obj = services.label_set(prompt=prompt, name=label, version=data.validated_data["version"], user=request.user)
         return Response(LabelOutput(obj).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(parameters=[LABEL_PARAMETER], responses={204: None})
     def delete(self, request: Request, prompt_id: int, label: str) -> Response:
         prompt = _prompt_for(request, prompt_id, Role.EDITOR)
         services.label_delete(prompt=prompt, name=label, user=request.user)
@@ -407,8 +427,8 @@ class ResolveView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("workspace", int, required=True),
-            OpenApiParameter("name", str, required=True, description="the prompt's slug"),
-            OpenApiParameter("label", str),
+            OpenApiParameter("name", str, required=True, pattern=SLUG_RE.pattern, description="the prompt's slug"),
+            OpenApiParameter("label", str, pattern=LABEL_NAME_RE.pattern),
             OpenApiParameter("version", int),
         ],
         responses={200: ResolveOutput, 304: None},
@@ -442,7 +462,7 @@ class RenderView(APIView):
     class Input(serializers.Serializer[Any]):
         label = StrictCharField(required=False, allow_blank=True)
         version = serializers.IntegerField(required=False, min_value=1)
-        content = serializers.JSONField(required=False, help_text="A draft to render instead of a saved version.")
+        content = serializers.DictField(required=False, help_text="A draft to render instead of a saved version.")
         variables = serializers.DictField(required=False, default=dict)
 
     @extend_schema(

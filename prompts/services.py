@@ -21,6 +21,7 @@ from audit.services import record
 from prompts.assets import EMPTY_FILE, AssetError, human_size, inspect_upload, max_upload_bytes
 from prompts.content import content_hash, validate_content
 from prompts.models import Asset, Label, LabelMove, Prompt, PromptVersion, validate_label_name
+from studio.exceptions import Conflict, UnknownReference
 
 NAME_REQUIRED = "A prompt needs a name."
 NAME_TOO_LONG = "A prompt name is at most 200 characters."
@@ -39,6 +40,8 @@ RESTORE_MESSAGE = "Restore version {number}"
 DUPLICATE_MESSAGE = "Duplicated from {name} v{number}"
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+# What _check_slug takes before trimming and lowercasing (the API schema's slug pattern).
+SLUG_INPUT_PATTERN = r"^\s*[A-Za-z0-9][A-Za-z0-9_-]{0,99}\s*$"
 TAG_RE = re.compile(r"^[\w][\w .-]{0,31}$")
 MAX_TAGS = 20
 
@@ -99,7 +102,7 @@ def _check_slug(*, workspace_id: int, slug: str, exclude_pk: int | None = None) 
     if not SLUG_RE.match(slug):
         raise ValidationError({"slug": [SLUG_INVALID]})
     if Prompt.objects.filter(workspace_id=workspace_id, slug=slug).exclude(pk=exclude_pk).exists():
-        raise ValidationError({"slug": [SLUG_TAKEN]})
+        raise Conflict({"slug": [SLUG_TAKEN]})
     return slug
 
 
@@ -172,7 +175,7 @@ def prompt_delete(*, prompt: Prompt) -> None:
         prompt.delete()
     except (ProtectedError, RestrictedError) as exc:
         names = sorted({str(obj._meta.verbose_name_plural) for obj in exc.protected_objects if hasattr(obj, "_meta")})
-        raise ValidationError(PROMPT_IN_USE.format(error=", ".join(names) or "in use")) from None
+        raise Conflict(PROMPT_IN_USE.format(error=", ".join(names) or "in use")) from None
 
 
 @transaction.atomic
@@ -257,8 +260,10 @@ def version_create(
 def version_get_or_error(*, prompt: Prompt, number: Any) -> PromptVersion:
     try:
         return prompt.versions.get(number=int(number))
-    except (PromptVersion.DoesNotExist, TypeError, ValueError):
+    except (TypeError, ValueError):
         raise ValidationError({"version": [NO_SUCH_VERSION.format(number=number)]}) from None
+    except PromptVersion.DoesNotExist:
+        raise UnknownReference({"version": [NO_SUCH_VERSION.format(number=number)]}) from None
 
 
 @transaction.atomic

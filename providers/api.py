@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -315,7 +315,7 @@ class ModelDetailView(APIView):
     def delete(self, request: Request, pk: int) -> Response:
         model = ModelInfo.objects.filter(pk=pk).first()
         if model is not None and model.workspace_id is None:
-            raise ValidationError(NOT_CUSTOM)
+            raise PermissionDenied(NOT_CUSTOM)
         model = get_object_for_user(
             ModelInfo.objects.filter(workspace__isnull=False), request.user, min_role=Role.ADMIN, pk=pk
         )

@@ -61,6 +61,8 @@ def run_payload(run: Run) -> dict[str, Any]:
 class CredentialOutputSerializer(serializers.ModelSerializer):
     """Provider, label, base URL and the last 4 characters: never the key."""
 
+    base_url = serializers.URLField(allow_blank=True, read_only=True)  # "" (the provider's default) or a URL
+
     class Meta:
         model = ProviderCredential
         fields = ["id", "workspace", "provider", "label", "base_url", "last4", "created_by", "created_at", "updated_at"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.core.validators import RegexValidator
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
@@ -16,11 +17,14 @@ from rest_framework.views import APIView
 from accounts.models import Role, User
 from prompts.models import Prompt
 from studio.api import Pagination, StrictCharField
+from studio.openapi import conflict
 from studio.permissions import get_object_for_user, membership_for
 from templates_app import selectors, services
 from templates_app.models import Category, Template
 
 NO_SUCH_VERSION = "This prompt has no version {number}."
+SLUG_VALIDATOR = RegexValidator(services.SLUG_PATTERN, services.SLUG_INVALID)
+SLUG_TAKEN_DOC = "The workspace already has a template with this slug."
 
 
 class CategoryOutput(serializers.ModelSerializer[Category]):
@@ -90,7 +94,9 @@ class TemplateListView(APIView):
     class Input(serializers.Serializer[Any]):
         workspace = serializers.IntegerField()
         name = StrictCharField(max_length=120)
-        slug = StrictCharField(max_length=140, required=False, allow_blank=True)
+        slug = StrictCharField(
+            max_length=140, required=False, allow_blank=True, trim_whitespace=False, validators=[SLUG_VALIDATOR]
+        )
         description = StrictCharField(required=False, allow_blank=True, default="")
         category = StrictCharField(required=False, default="other", help_text="A category slug.")
         content = serializers.JSONField()
@@ -117,7 +123,7 @@ class TemplateListView(APIView):
         page = paginator.paginate_queryset(templates, request, view=self)
         return paginator.get_paginated_response(TemplateOutput(page, many=True).data)
 
-    @extend_schema(request=Input, responses={201: TemplateOutput})
+    @extend_schema(request=Input, responses={201: TemplateOutput, **conflict(SLUG_TAKEN_DOC)})
     def post(self, request: Request) -> Response:
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -131,7 +137,7 @@ class TemplateDetailView(APIView):
     @extend_schema_serializer(component_name="TemplateUpdateInput")
     class Input(serializers.Serializer[Any]):
         name = StrictCharField(max_length=120, required=False)
-        slug = StrictCharField(max_length=140, required=False)
+        slug = StrictCharField(max_length=140, required=False, trim_whitespace=False, validators=[SLUG_VALIDATOR])
         description = StrictCharField(required=False, allow_blank=True)
         category = StrictCharField(required=False, help_text="A category slug.")
         content = serializers.JSONField(required=False)
@@ -141,7 +147,7 @@ class TemplateDetailView(APIView):
     def get(self, request: Request, template_id: int) -> Response:
         return Response(TemplateOutput(selectors.template_get(user=request.user, pk=template_id)).data)
 
-    @extend_schema(request=Input, responses=TemplateOutput)
+    @extend_schema(request=Input, responses={200: TemplateOutput, **conflict(SLUG_TAKEN_DOC)})
     def patch(self, request: Request, template_id: int) -> Response:
         template = _template_for_write(request.user, template_id, min_role=Role.EDITOR)
         data = self.Input(data=request.data, partial=True)
@@ -199,9 +205,11 @@ class TemplateFromVersionView(APIView):
         category = StrictCharField(required=False, default="other", help_text="A category slug.")
         description = StrictCharField(required=False, allow_blank=True)
         tags = serializers.ListField(child=StrictCharField(), required=False)
-        slug = StrictCharField(max_length=140, required=False, allow_blank=True)
+        slug = StrictCharField(
+            max_length=140, required=False, allow_blank=True, trim_whitespace=False, validators=[SLUG_VALIDATOR]
+        )
 
-    @extend_schema(request=Input, responses={201: TemplateOutput})
+    @extend_schema(request=Input, responses={201: TemplateOutput, **conflict(SLUG_TAKEN_DOC)})
     def post(self, request: Request) -> Response:
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)

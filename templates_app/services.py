@@ -11,6 +11,7 @@ from django.utils.text import slugify
 from accounts.models import User, Workspace
 from audit.context import request_user
 from audit.services import record
+from studio.exceptions import Conflict, UnknownReference
 from templates_app.models import Category, Template
 from templates_app.starters import STARTERS, load_starters
 
@@ -22,6 +23,9 @@ STARTER_READ_ONLY = (
 )
 NAME_REQUIRED = "A template needs a name."
 SLUG_INVALID = "Use letters, numbers, hyphens or underscores for the slug."
+# The slugs _unique_slug takes: what slugify() leaves unchanged (once trimmed and lowercased): ASCII letters,
+# digits, "_" and single "-", starting and ending with a letter or digit.
+SLUG_PATTERN = r"^\s*[A-Za-z0-9](?:_*(?:-_+)*-?_*[A-Za-z0-9])*\s*$"
 SLUG_TAKEN = "This workspace already has a template with the slug “{slug}”."
 UNKNOWN_CATEGORY = "There is no category “{category}”."
 STARTER_INVALID = "Starter template “{slug}” is not valid: {error}"
@@ -63,7 +67,7 @@ def _category(category: Category | str | None) -> Category:
     slug = (category or "other").strip()
     found = Category.objects.filter(slug=slug).first()
     if found is None:
-        raise ValidationError({"category": UNKNOWN_CATEGORY.format(category=slug)})
+        raise UnknownReference({"category": UNKNOWN_CATEGORY.format(category=slug)})
     return found
 
 
@@ -82,7 +86,7 @@ def _unique_slug(workspace: Workspace, name: str, slug: str | None, *, exclude: 
         if not candidate or candidate != slug.strip().lower():
             raise ValidationError({"slug": SLUG_INVALID})
         if _slug_taken(workspace, candidate, exclude=exclude):
-            raise ValidationError({"slug": SLUG_TAKEN.format(slug=candidate)})
+            raise Conflict({"slug": SLUG_TAKEN.format(slug=candidate)})
         return candidate[:max_length]
     base = (slugify(name) or "template")[: max_length - 6]
     candidate, n = base, 1

@@ -209,7 +209,7 @@ def test_row_with_another_workspaces_asset_is_refused_clearly(team: Team, api: A
     assert not DatasetRow.objects.exists()
 
 
-def test_bad_columns_and_duplicate_names_are_400_with_a_clear_detail(team: Team, api: Any) -> None:
+def test_bad_columns_are_400_and_duplicate_names_409_with_a_clear_detail(team: Team, api: Any) -> None:
     make(team)
     client = api(team.editor)
     response = client.post(
@@ -220,7 +220,7 @@ def test_bad_columns_and_duplicate_names_are_400_with_a_clear_detail(team: Team,
     assert response.status_code == 400
     assert response.json()["detail"].startswith("columns: columns[0].name: 'a b' is not a valid variable name")
     response = client.post(reverse("api:dataset-list"), {"workspace": team.workspace.pk, "name": "Quiz"}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json()["detail"] == "name: A dataset named 'Quiz' already exists in this workspace."
 
 

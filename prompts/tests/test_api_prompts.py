@@ -246,7 +246,7 @@ def test_labels_move_and_delete_with_history(team: Any, api: Any) -> None:
     assert client.put(url, {"version": 1}, format="json").json()["version"] == 1
     assert client.put(url, {"version": 2}, format="json").json()["version"] == 2
     assert client.put(url, {"version": 2}, format="json").status_code == 200  # no move: same version
-    assert client.put(url, {"version": 5}, format="json").status_code == 400
+    assert client.put(url, {"version": 5}, format="json").status_code == 404  # no such version
     bad = client.put(reverse("api:label-detail", args=[prompt.pk, "Not Valid!"]), {"version": 1}, format="json")
     assert bad.status_code == 400
     assert client.delete(url).status_code == 204

@@ -152,7 +152,7 @@ def test_create_with_a_taken_name_numbers_the_slug_but_a_taken_explicit_slug_is_
     assert client.post(LIST, payload, format="json").json()["slug"] == "same"
     assert client.post(LIST, payload, format="json").json()["slug"] == "same-2"
     response = client.post(LIST, {**payload, "slug": "same"}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json()["detail"] == "slug: " + services.SLUG_TAKEN.format(slug="same")
 
 
@@ -219,7 +219,7 @@ def test_unknown_category_and_missing_name_are_refused(team: Any, api: Any) -> N
     client = api(team.editor)
     base = {"workspace": team.workspace.pk, "name": "X", "content": simple_content()}
     response = client.post(LIST, {**base, "category": "nope"}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 404
     assert response.json()["detail"] == "category: " + services.UNKNOWN_CATEGORY.format(category="nope")
     response = client.post(LIST, {**base, "name": "   "}, format="json")
     assert response.status_code == 400 and response.json()["detail"].startswith("name:")

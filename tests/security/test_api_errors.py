@@ -25,11 +25,11 @@ def test_an_api_url_that_matches_no_route_is_a_json_404(team: Any, api: Any, cli
     assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
 
 
-def test_deleting_a_prompt_an_ab_test_uses_is_a_clear_400_not_a_500(team: Any, api: Any) -> None:
+def test_deleting_a_prompt_an_ab_test_uses_is_a_clear_409_not_a_500(team: Any, api: Any) -> None:
     test = make_test(team.workspace, rows=1)
     prompt = test.variants.first().prompt_version.prompt
     response = api(team.admin).delete(reverse("api:prompt-detail", args=[prompt.pk]))
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json()["detail"] == PROMPT_IN_USE.format(error="variants")
 
 
@@ -41,3 +41,13 @@ def test_the_schema_documents_error_answers_and_pages(client: Any) -> None:
             assert set(ERROR_RESPONSES) <= set(operation["responses"]), f"{method.upper()} {path}"
     prompts = schema["paths"]["/api/prompts/"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert prompts["$ref"].endswith("/PaginatedPromptOutputList")
+    conflict = schema["paths"]["/api/workspaces/{workspace_id}/"]["delete"]["responses"]["409"]
+    assert conflict["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
+    download = schema["paths"]["/api/exports/datasets/{dataset_id}/"]["get"]["responses"]["200"]["content"]
+    assert set(download) == {
+        "text/csv",
+        "application/x-ndjson",
+        "application/json",
+        "application/yaml",
+        "application/zip",
+    }
