@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import suppress
 from typing import Any
 
 import anthropic
 
 from providers.adapters.base import IMAGE_MIME_TYPES, Adapter, Clock, client_key, shared_async_client, tls_context
-from providers.adapters.errors import connection_error, status_error, timeout_error
 from providers.types import (
     CompletionRequest,
-    Done,
     MediaPart,
     Message,
-    ProviderError,
     Result,
     StreamEvent,
-    TextDelta,
     TextPart,
     TokenCount,
     Usage,
@@ -32,6 +27,9 @@ UNKNOWN_PARAM = "{name} is not a parameter Anthropic takes; it was not sent."
 class AnthropicAdapter(Adapter):
     provider = "anthropic"
     label = "Anthropic"
+    sdk_module = anthropic
+    sdk_errors = (anthropic.AnthropicError,)
+    request_id_header = "request-id"
     wire_modalities = frozenset({"text", "image", "document"})
     url_kinds = frozenset({"image", "document"})
     dropped_params = frozenset({"temperature", "top_p", "top_k"})
@@ -104,30 +102,6 @@ class AnthropicAdapter(Adapter):
             cache_write_tokens=write,
         )
 
-    def error(
-        self, exc: Exception, request: CompletionRequest, clock: Clock, warnings: list[str], partial: str = ""
-    ) -> ProviderError:
-        if isinstance(exc, anthropic.APITimeoutError):
-            return timeout_error(self.label, request.timeout, latency_ms=clock.latency_ms, warnings=warnings)
-        if isinstance(exc, anthropic.APIConnectionError):
-            return connection_error(self.label, exc, latency_ms=clock.latency_ms, warnings=warnings)
-        if isinstance(exc, anthropic.APIStatusError):
-            return status_error(
-                self.label,
-                exc.status_code,
-                exc.body if exc.body is not None else exc.response.text,
-                exc.response.headers,
-                request_id=exc.request_id or "",
-                latency_ms=clock.latency_ms,
-                warnings=warnings,
-                partial_text=partial,
-            )
-        if isinstance(exc, anthropic.AnthropicError):
-            return ProviderError(
-                "server", f"{self.label} sent an answer the studio could not read: {exc}", warnings=warnings
-            )
-        raise exc
-
     def _result(self, message: Any, clock: Clock, warnings: list[str]) -> Result:
         text = "".join(block.text for block in message.content if getattr(block, "type", "") == "text")
         return Result(
@@ -154,7 +128,12 @@ class AnthropicAdapter(Adapter):
                 state["output"] = event.usage.output_tokens
         return ""
 
-    def _final(self, state: dict[str, Any], request_id: str, clock: Clock, warnings: list[str]) -> Result:
+    def _stream_state(self) -> dict[str, Any]:
+        return {"text": [], "finish": "", "usage": None, "output": None}
+
+    def _final(
+        self, request: CompletionRequest, state: dict[str, Any], request_id: str, clock: Clock, warnings: list[str]
+    ) -> Result:
         usage = self.usage_from(state["usage"])
         if state["output"] is not None:
             usage.output_tokens = state["output"]
@@ -203,55 +182,21 @@ class AnthropicAdapter(Adapter):
                 raise self.error(exc, request, clock, warnings) from exc
         return self._result(message, clock, warnings)
 
-    def stream(self, request: CompletionRequest) -> Iterator[StreamEvent]:
+    def _stream_body(self, request: CompletionRequest) -> tuple[dict[str, Any], list[str]]:
         self.check(request)
-        body, warnings = self.build(request, stream=True)
-        clock = Clock()
-        state: dict[str, Any] = {"text": [], "finish": "", "usage": None, "output": None}
-        with self._client(request) as client:
-            try:
-                stream = client.messages.create(**body)
-            except anthropic.AnthropicError as exc:
-                raise self.error(exc, request, clock, warnings) from exc
-            request_id = stream.response.headers.get("request-id", "")
-            try:
-                for event in stream:
-                    delta = self._absorb(event, state)
-                    if delta:
-                        clock.mark_first()
-                        yield TextDelta(delta)
-            except anthropic.AnthropicError as exc:
-                raise self.error(exc, request, clock, warnings, "".join(state["text"])) from exc
-            finally:
-                with suppress(Exception):
-                    stream.close()
-        yield Done(self._final(state, request_id, clock, warnings))
+        return self.build(request, stream=True)
 
-    async def astream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
-        self.check(request)
-        body, warnings = self.build(request, stream=True)
-        clock = Clock()
-        state: dict[str, Any] = {"text": [], "finish": "", "usage": None, "output": None}
-        async with shared_async_client(
-            client_key(self.provider, request), lambda: self._async_client(request)
-        ) as client:
-            try:
-                stream = await client.messages.create(**body)
-            except anthropic.AnthropicError as exc:
-                raise self.error(exc, request, clock, warnings) from exc
-            request_id = stream.response.headers.get("request-id", "")
-            try:
-                async for event in stream:
-                    delta = self._absorb(event, state)
-                    if delta:
-                        clock.mark_first()
-                        yield TextDelta(delta)
-            except anthropic.AnthropicError as exc:
-                raise self.error(exc, request, clock, warnings, "".join(state["text"])) from exc
-            finally:
-                with suppress(Exception):
-                    await stream.close()
-        yield Done(self._final(state, request_id, clock, warnings))
+    def stream(self, request: CompletionRequest) -> Iterator[StreamEvent]:
+        return self._run_stream(
+            request, lambda: self._client(request), lambda client, body: client.messages.create(**body)
+        )
+
+    def astream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+        return self._arun_stream(
+            request,
+            lambda: shared_async_client(client_key(self.provider, request), lambda: self._async_client(request)),
+            lambda client, body: client.messages.create(**body),
+        )
 
     def count_tokens(self, request: CompletionRequest) -> TokenCount:
         """Anthropic counts tokens server-side (an API call); falls back to the estimate without a key."""

@@ -8,11 +8,14 @@ import hashlib
 import ssl
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager as AsyncContextManager
+from contextlib import AbstractContextManager as ContextManager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from providers.adapters.errors import sdk_error
 from providers.types import (
     Capabilities,
     CompletionRequest,
@@ -224,6 +227,105 @@ class Adapter:
     # --- calls -------------------------------------------------------------------------------------
     def complete(self, request: CompletionRequest) -> Result:
         raise NotImplementedError
+
+    # --- streaming through an SDK (the SDK adapters fill in the hooks) ----------------------------
+    sdk_errors: ClassVar[tuple[type[Exception], ...]] = ()  # what the SDK raises, mapped by ``error``
+    request_id_header: ClassVar[str] = "x-request-id"
+
+    sdk_module: ClassVar[Any] = None  # a Stainless SDK (openai, anthropic): ``error`` maps its exceptions
+
+    def error(
+        self, exc: Exception, request: CompletionRequest, clock: Clock, warnings: list[str], partial: str = ""
+    ) -> ProviderError:
+        """The SDK's exception as a ProviderError a person can act on (``partial``: the text so far)."""
+        if self.sdk_module is None:
+            raise NotImplementedError
+        return sdk_error(
+            self.sdk_module,
+            self.sdk_errors,
+            self.label,
+            exc,
+            timeout=request.timeout,
+            latency_ms=clock.latency_ms,
+            warnings=warnings,
+            partial=partial,
+        )
+
+    def _stream_state(self) -> dict[str, Any]:
+        return {"text": [], "finish": "", "usage": None}
+
+    def _stream_body(self, request: CompletionRequest) -> tuple[dict[str, Any], list[str]]:
+        """The checked request as the SDK call's keyword arguments for a stream, and warnings."""
+        raise NotImplementedError
+
+    def _absorb(self, event: Any, state: dict[str, Any]) -> str:
+        """Fold one stream event into ``state``; the new text, if any."""
+        raise NotImplementedError
+
+    def _final(
+        self, request: CompletionRequest, state: dict[str, Any], request_id: str, clock: Clock, warnings: list[str]
+    ) -> Result:
+        raise NotImplementedError
+
+    def _run_stream(
+        self,
+        request: CompletionRequest,
+        client: Callable[[], ContextManager[Any]],
+        open_stream: Callable[[Any, dict[str, Any]], Any],
+    ) -> Iterator[StreamEvent]:
+        """The stream loop: check and build the request, open the stream on ``client()``, yield text deltas
+        (timing the first), map SDK errors (with the text so far), always close the stream, then yield
+        Done with the result. Nothing runs before the first event is asked for."""
+        body, warnings = self._stream_body(request)
+        clock = Clock()
+        state = self._stream_state()
+        with client() as sdk_client:
+            try:
+                stream = open_stream(sdk_client, body)
+            except self.sdk_errors as exc:
+                raise self.error(exc, request, clock, warnings) from exc
+            request_id = stream.response.headers.get(self.request_id_header, "")
+            try:
+                for event in stream:
+                    delta = self._absorb(event, state)
+                    if delta:
+                        clock.mark_first()
+                        yield TextDelta(delta)
+            except self.sdk_errors as exc:
+                raise self.error(exc, request, clock, warnings, "".join(state["text"])) from exc
+            finally:
+                with suppress(Exception):
+                    stream.close()
+        yield Done(self._final(request, state, request_id, clock, warnings))
+
+    async def _arun_stream(
+        self,
+        request: CompletionRequest,
+        client: Callable[[], AsyncContextManager[Any]],
+        open_stream: Callable[[Any, dict[str, Any]], Awaitable[Any]],
+    ) -> AsyncIterator[StreamEvent]:
+        """``_run_stream`` on the event loop, with an async client and stream."""
+        body, warnings = self._stream_body(request)
+        clock = Clock()
+        state = self._stream_state()
+        async with client() as sdk_client:
+            try:
+                stream = await open_stream(sdk_client, body)
+            except self.sdk_errors as exc:
+                raise self.error(exc, request, clock, warnings) from exc
+            request_id = stream.response.headers.get(self.request_id_header, "")
+            try:
+                async for event in stream:
+                    delta = self._absorb(event, state)
+                    if delta:
+                        clock.mark_first()
+                        yield TextDelta(delta)
+            except self.sdk_errors as exc:
+                raise self.error(exc, request, clock, warnings, "".join(state["text"])) from exc
+            finally:
+                with suppress(Exception):
+                    await stream.close()
+        yield Done(self._final(request, state, request_id, clock, warnings))
 
     def stream(self, request: CompletionRequest) -> Iterator[StreamEvent]:
         raise NotImplementedError

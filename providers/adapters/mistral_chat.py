@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any
 
 import httpx2
@@ -16,13 +16,11 @@ from providers.adapters.base import IMAGE_MIME_TYPES, Adapter, Clock, client_key
 from providers.adapters.errors import connection_error, status_error, timeout_error
 from providers.types import (
     CompletionRequest,
-    Done,
     MediaPart,
     Message,
     ProviderError,
     Result,
     StreamEvent,
-    TextDelta,
     TextPart,
     Usage,
 )
@@ -172,6 +170,7 @@ class MistralAdapter(Adapter):
         raise exc
 
     _errors = (MistralError, NoResponseError, httpx2.TransportError)
+    sdk_errors = _errors
 
     def _result(self, response: Any, clock: Clock, warnings: list[str]) -> Result:
         choice = response.choices[0] if response.choices else None
@@ -199,7 +198,9 @@ class MistralAdapter(Adapter):
             state["text"].append(delta)
         return delta
 
-    def _final(self, state: dict[str, Any], request_id: str, clock: Clock, warnings: list[str]) -> Result:
+    def _final(
+        self, request: CompletionRequest, state: dict[str, Any], request_id: str, clock: Clock, warnings: list[str]
+    ) -> Result:
         return Result(
             text="".join(state["text"]),
             finish_reason=state["finish"],
@@ -245,52 +246,20 @@ class MistralAdapter(Adapter):
                 raise self.error(exc, request, clock, warnings) from exc
         return self._result(response, clock, warnings)
 
-    def stream(self, request: CompletionRequest) -> Iterator[StreamEvent]:
+    def _stream_body(self, request: CompletionRequest) -> tuple[dict[str, Any], list[str]]:
         self.check(request)
-        body, warnings = self.build(request)
-        clock = Clock()
-        state: dict[str, Any] = {"text": [], "finish": "", "usage": None}
-        with self._sync_client(request) as client:
-            try:
-                stream = client.chat.stream(**body)
-            except self._errors as exc:
-                raise self.error(exc, request, clock, warnings) from exc
-            request_id = stream.response.headers.get("x-request-id", "")
-            try:
-                for event in stream:
-                    delta = self._absorb(event, state)
-                    if delta:
-                        clock.mark_first()
-                        yield TextDelta(delta)
-            except self._errors as exc:
-                raise self.error(exc, request, clock, warnings, "".join(state["text"])) from exc
-            finally:
-                with suppress(Exception):
-                    stream.close()
-        yield Done(self._final(state, request_id, clock, warnings))
+        return self.build(request)
 
-    async def astream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
-        self.check(request)
-        body, warnings = self.build(request)
-        clock = Clock()
-        state: dict[str, Any] = {"text": [], "finish": "", "usage": None}
-        async with shared_async_client(
-            client_key(self.provider, request), lambda: self._client(request), self._close_async
-        ) as client:
-            try:
-                stream = await client.chat.stream_async(**body)
-            except self._errors as exc:
-                raise self.error(exc, request, clock, warnings) from exc
-            request_id = stream.response.headers.get("x-request-id", "")
-            try:
-                async for event in stream:
-                    delta = self._absorb(event, state)
-                    if delta:
-                        clock.mark_first()
-                        yield TextDelta(delta)
-            except self._errors as exc:
-                raise self.error(exc, request, clock, warnings, "".join(state["text"])) from exc
-            finally:
-                with suppress(Exception):
-                    await stream.close()
-        yield Done(self._final(state, request_id, clock, warnings))
+    def stream(self, request: CompletionRequest) -> Iterator[StreamEvent]:
+        return self._run_stream(
+            request, lambda: self._sync_client(request), lambda client, body: client.chat.stream(**body)
+        )
+
+    def astream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+        return self._arun_stream(
+            request,
+            lambda: shared_async_client(
+                client_key(self.provider, request), lambda: self._client(request), self._close_async
+            ),
+            lambda client, body: client.chat.stream_async(**body),
+        )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import suppress
 from typing import Any
 
 import openai
@@ -17,16 +16,12 @@ from providers.adapters.base import (
     shared_async_client,
     tls_context,
 )
-from providers.adapters.errors import connection_error, status_error, timeout_error
 from providers.types import (
     CompletionRequest,
-    Done,
     MediaPart,
     Message,
-    ProviderError,
     Result,
     StreamEvent,
-    TextDelta,
     TextPart,
     Usage,
 )
@@ -42,6 +37,8 @@ NO_STREAM_USAGE = "The server sent no token usage; the counts are estimates."
 class OpenAIAdapter(Adapter):
     provider = "openai"
     label = "OpenAI"
+    sdk_module = openai
+    sdk_errors = (openai.OpenAIError,)
     wire_modalities = frozenset({"text", "image", "audio", "document"})
     url_kinds = frozenset({"image"})
     mime_types = {
@@ -122,30 +119,6 @@ class OpenAIAdapter(Adapter):
             cached_tokens=(getattr(prompt_details, "cached_tokens", None) or 0) if prompt_details else 0,
             reasoning_tokens=(getattr(completion_details, "reasoning_tokens", None) or 0) if completion_details else 0,
         )
-
-    def error(
-        self, exc: Exception, request: CompletionRequest, clock: Clock, warnings: list[str], partial: str = ""
-    ) -> ProviderError:
-        if isinstance(exc, openai.APITimeoutError):
-            return timeout_error(self.label, request.timeout, latency_ms=clock.latency_ms, warnings=warnings)
-        if isinstance(exc, openai.APIConnectionError):
-            return connection_error(self.label, exc, latency_ms=clock.latency_ms, warnings=warnings)
-        if isinstance(exc, openai.APIStatusError):
-            return status_error(
-                self.label,
-                exc.status_code,
-                exc.body if exc.body is not None else exc.response.text,
-                exc.response.headers,
-                request_id=exc.request_id or "",
-                latency_ms=clock.latency_ms,
-                warnings=warnings,
-                partial_text=partial,
-            )
-        if isinstance(exc, openai.APIError):
-            return ProviderError(
-                "server", f"{self.label} sent an answer the studio could not read: {exc}", warnings=warnings
-            )
-        raise exc
 
     def _result(self, response: Any, clock: Clock, warnings: list[str]) -> Result:
         choice = response.choices[0] if response.choices else None
@@ -232,55 +205,21 @@ class OpenAIAdapter(Adapter):
                 raise self.error(exc, request, clock, warnings) from exc
         return self._result(response, clock, warnings)
 
-    def stream(self, request: CompletionRequest) -> Iterator[StreamEvent]:
+    def _stream_body(self, request: CompletionRequest) -> tuple[dict[str, Any], list[str]]:
         self.check(request)
-        body, warnings = self.build(request, stream=True)
-        clock = Clock()
-        state = self._stream_state()
-        with self._client(request) as client:
-            try:
-                stream = client.chat.completions.create(**body)
-            except openai.OpenAIError as exc:
-                raise self.error(exc, request, clock, warnings) from exc
-            request_id = stream.response.headers.get("x-request-id", "")
-            try:
-                for chunk in stream:
-                    delta = self._absorb(chunk, state)
-                    if delta:
-                        clock.mark_first()
-                        yield TextDelta(delta)
-            except openai.OpenAIError as exc:
-                raise self.error(exc, request, clock, warnings, "".join(state["text"])) from exc
-            finally:
-                with suppress(Exception):
-                    stream.close()
-        yield Done(self._final(request, state, request_id, clock, warnings))
+        return self.build(request, stream=True)
 
-    async def astream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
-        self.check(request)
-        body, warnings = self.build(request, stream=True)
-        clock = Clock()
-        state = self._stream_state()
-        async with shared_async_client(
-            client_key(self.provider, request), lambda: self._async_client(request)
-        ) as client:
-            try:
-                stream = await client.chat.completions.create(**body)
-            except openai.OpenAIError as exc:
-                raise self.error(exc, request, clock, warnings) from exc
-            request_id = stream.response.headers.get("x-request-id", "")
-            try:
-                async for chunk in stream:
-                    delta = self._absorb(chunk, state)
-                    if delta:
-                        clock.mark_first()
-                        yield TextDelta(delta)
-            except openai.OpenAIError as exc:
-                raise self.error(exc, request, clock, warnings, "".join(state["text"])) from exc
-            finally:
-                with suppress(Exception):
-                    await stream.close()
-        yield Done(self._final(request, state, request_id, clock, warnings))
+    def stream(self, request: CompletionRequest) -> Iterator[StreamEvent]:
+        return self._run_stream(
+            request, lambda: self._client(request), lambda client, body: client.chat.completions.create(**body)
+        )
+
+    def astream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+        return self._arun_stream(
+            request,
+            lambda: shared_async_client(client_key(self.provider, request), lambda: self._async_client(request)),
+            lambda client, body: client.chat.completions.create(**body),
+        )
 
 
 class OpenAICompatibleAdapter(OpenAIAdapter):
