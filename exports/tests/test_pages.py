@@ -98,3 +98,19 @@ def test_snippet_panel_and_page(filled: Any, team: Any) -> None:
     page = client_for(team.viewer).get(url, {"lang": "python-anthropic"})
     assert "<html" in page.content.decode() and "which Anthropic model" in page.content.decode()
     assert client_for(team.outsider).get(url).status_code == 404
+
+
+@pytest.mark.django_db
+def test_index_links_each_prompt_to_its_code_page(filled: Any, team: Any) -> None:
+    html = client_for(team.viewer).get(reverse("exports:index")).content.decode()
+    for prompt in (filled.prompt, filled.text_prompt):
+        assert f'<a href="{reverse("exports:snippet", args=[prompt.pk])}">{prompt.name}</a>' in html
+
+
+@pytest.mark.django_db
+def test_snippet_page_loads_its_script_in_the_body(filled: Any, team: Any) -> None:
+    # A boosted visit swaps only the <body>; a script in <head> would never run after one.
+    html = client_for(team.viewer).get(reverse("exports:snippet", args=[filled.prompt.pk])).content.decode()
+    head, body = html.split("</head>", 1)
+    assert "js/exports.js" not in head
+    assert re.search(r'<script src="[^"]*js/exports\.js" defer></script>', body)

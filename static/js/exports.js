@@ -1,6 +1,9 @@
 /* Exports: the snippet panel's copy button.
  * <button data-copy-target="element-id"> copies that element's text to the clipboard and confirms with a toast
- * (studio.js shows "toast" events). Loaded once even when several panels include it. */
+ * (studio.js shows "toast" events). Loaded once even when several panels include it.
+ * Pages include it in their body, not <head>: a boosted visit swaps only the body (htmx runs the scripts it
+ * swaps in), so a <head> script of a page reached through a boosted link never runs. The listener is
+ * delegated to the document, so buttons swapped in later (snippet code, boosted pages) need no set-up. */
 (function () {
   "use strict";
   if (window.studioExportsLoaded) return;
