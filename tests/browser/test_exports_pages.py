@@ -41,3 +41,37 @@ def test_snippet_copy_button_works_after_boosted_navigation(
     shot(page, "exports-snippet-copied-after-boost")
     assert page.evaluate("navigator.clipboard.readText()") == code.text_content()
     assert not page.console_errors, page.console_errors
+
+
+def test_prompt_picker_fields_line_up(transactional_db: Any, team: Any, page: Any, login: Any, shot: Any) -> None:
+    services.prompt_create(workspace=team.workspace, user=team.editor, name="Greeter", content=text_document("Hi."))
+    login(page, team.viewer, team.password)
+    page.goto(reverse("exports:index"))
+    picker = page.get_by_role("region", name="Prompts")
+    expect(picker.get_by_label("Versions")).to_be_visible()
+    picker.scroll_into_view_if_needed()
+    shot(page, "exports-prompt-picker")
+
+    boxes = {
+        name: (
+            picker.locator(f"label[for={control}]").bounding_box(),
+            picker.locator(f"#{control}").bounding_box(),
+        )
+        for name, control in {
+            "Prompt": "prompt-id",
+            "Versions": "prompt-version",
+            "Format": "prompt-format",
+            "Media": "prompt-media",
+        }.items()
+    }
+    label_tops = {name: round(label["y"]) for name, (label, _) in boxes.items()}
+    control_tops = {name: round(control["y"]) for name, (_, control) in boxes.items()}
+    assert len(set(label_tops.values())) == 1, f"labels out of line: {label_tops}"
+    assert len(set(control_tops.values())) == 1, f"fields out of line: {control_tops}"
+    button = picker.get_by_role("button", name="Download").bounding_box()
+    assert abs(button["y"] - boxes["Prompt"][1]["y"]) <= 1, "the Download button sits off the fields' line"
+    # The help text stays under its own field.
+    help_box = picker.locator("#prompt-version-help").bounding_box()
+    versions = boxes["Versions"][1]
+    assert help_box["y"] >= versions["y"] + versions["height"]
+    assert help_box["x"] + help_box["width"] <= boxes["Format"][1]["x"]
