@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -17,7 +18,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,6 +26,7 @@ from rest_framework.views import APIView
 from abtests import selectors, services
 from abtests.models import COLUMN_TYPES, ABTest, Dataset, DatasetRow, Review, ReviewChoice, Trial, TrialStatus, Variant
 from accounts.models import Role
+from prompts.content import VARIABLE_NAME_RE
 from studio.api import Pagination, StrictCharField
 from studio.openapi import conflict
 from studio.permissions import membership_for
@@ -35,6 +37,21 @@ from studio.throttling import WriteScopedRateThrottle
 class ColumnSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=64)
     type = serializers.ChoiceField(choices=COLUMN_TYPES, default="text")
+
+
+BAD_COLUMN_NAME = "%(value)r is not a valid variable name (letters, digits and _, starting with a letter or _)."
+
+
+@extend_schema_serializer(component_name="DatasetColumnInput")
+class ColumnInput(serializers.Serializer[Any]):
+    name = StrictCharField(
+        max_length=64, trim_whitespace=False, validators=[RegexValidator(VARIABLE_NAME_RE.pattern, BAD_COLUMN_NAME)]
+    )
+    type = serializers.ChoiceField(choices=COLUMN_TYPES, default="text")
+
+
+def _columns_field(**kwargs: Any) -> serializers.ListField:
+    return serializers.ListField(child=ColumnInput(), help_text="Column names are unique.", **kwargs)
 
 
 @extend_schema_serializer(component_name="Dataset")
@@ -91,8 +108,10 @@ class DatasetListView(APIView):
         workspace = serializers.IntegerField()
         name = StrictCharField(max_length=200)
         description = StrictCharField(required=False, allow_blank=True, default="")
-        columns = serializers.JSONField(required=False, default=list)
-        rows = serializers.ListField(child=serializers.JSONField(), required=False, default=list)
+        columns = _columns_field(required=False, default=list)
+        rows = serializers.ListField(
+            child=serializers.DictField(), required=False, default=list, help_text="Rows keyed by column name."
+        )
 
     @extend_schema(
         operation_id="datasets_list",
@@ -123,7 +142,7 @@ class DatasetDetailView(APIView):
     class Input(serializers.Serializer[Any]):
         name = StrictCharField(max_length=200, required=False)
         description = StrictCharField(required=False, allow_blank=True)
-        columns = serializers.JSONField(required=False)
+        columns = _columns_field(required=False)
 
     @extend_schema(responses=DatasetOutput)
     def get(self, request: Request, dataset_id: int) -> Response:
@@ -192,7 +211,7 @@ class DatasetRowDetailView(APIView):
 class DatasetImportView(APIView):
     """Import a CSV, JSONL or ZIP (a CSV/JSONL plus media files) as a new dataset, or preview it (dry_run)."""
 
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]
     throttle_classes = [WriteScopedRateThrottle]
     throttle_scope = "upload"
 
@@ -408,12 +427,16 @@ class TestListView(APIView):
         name = StrictCharField(max_length=200)
         description = StrictCharField(required=False, allow_blank=True, default="")
         dataset = serializers.IntegerField()
-        variants = VariantInput(many=True, min_length=2, max_length=10)
+        variants = serializers.ListField(child=VariantInput(), min_length=2, max_length=10)
         control = serializers.IntegerField(required=False, default=0, help_text="Index of the control variant.")
-        repetitions = serializers.IntegerField(required=False, default=1)
-        evaluators = serializers.JSONField(required=False, default=list)
-        pass_threshold = serializers.FloatField(required=False, default=1.0)
-        concurrency = serializers.IntegerField(required=False, default=8)
+        repetitions = serializers.IntegerField(
+            required=False, default=1, min_value=1, max_value=services.MAX_REPETITIONS
+        )
+        evaluators = serializers.ListField(child=serializers.DictField(), required=False, default=list)
+        pass_threshold = serializers.FloatField(required=False, default=1.0, min_value=0, max_value=1)
+        concurrency = serializers.IntegerField(
+            required=False, default=8, min_value=1, max_value=services.MAX_CONCURRENCY
+        )
         cost_cap = serializers.DecimalField(max_digits=12, decimal_places=6, required=False, allow_null=True)
 
     @extend_schema(
@@ -451,12 +474,12 @@ class TestDetailView(APIView):
         name = StrictCharField(max_length=200, required=False)
         description = StrictCharField(required=False, allow_blank=True)
         dataset = serializers.IntegerField(required=False)
-        variants = VariantInput(many=True, required=False, min_length=2, max_length=10)
+        variants = serializers.ListField(child=VariantInput(), required=False, min_length=2, max_length=10)
         control = serializers.IntegerField(required=False)
-        repetitions = serializers.IntegerField(required=False)
-        evaluators = serializers.JSONField(required=False)
-        pass_threshold = serializers.FloatField(required=False)
-        concurrency = serializers.IntegerField(required=False)
+        repetitions = serializers.IntegerField(required=False, min_value=1, max_value=services.MAX_REPETITIONS)
+        evaluators = serializers.ListField(child=serializers.DictField(), required=False)
+        pass_threshold = serializers.FloatField(required=False, min_value=0, max_value=1)
+        concurrency = serializers.IntegerField(required=False, min_value=1, max_value=services.MAX_CONCURRENCY)
         cost_cap = serializers.DecimalField(max_digits=12, decimal_places=6, required=False, allow_null=True)
 
     @extend_schema(operation_id="tests_retrieve", responses=TestDetailOutput)

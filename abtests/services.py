@@ -151,7 +151,9 @@ def dataset_update(
                 kinds = asset_kinds(dataset.workspace_id, referenced_assets(kept, new_columns))
                 cleaned = [clean_row(values, new_columns, row=i + 1, kinds=kinds) for i, values in enumerate(kept)]
             except DatasetError as exc:
-                raise DatasetError(COLUMN_CHANGE_BREAKS_ROWS.format(error=exc), field="columns") from None
+                raise DatasetError(
+                    COLUMN_CHANGE_BREAKS_ROWS.format(error=exc), field="columns", http_status=CONFLICT
+                ) from None
             for row, values in zip(rows, cleaned, strict=True):
                 row.values = values
             DatasetRow.objects.bulk_update(rows, ["values"], batch_size=500)

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
@@ -27,12 +28,30 @@ from studio.permissions import membership_for
 PASSWORD_NUMERIC = "This password is entirely numeric."
 
 
+class TokenObtainInput(TokenObtainPairSerializer):
+    """simplejwt's email + password, with fields whose schema says what they take (no NUL, not blank)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields[self.username_field] = StrictCharField(write_only=True)
+        self.fields["password"] = StrictCharField(write_only=True, style={"input_type": "password"})
+
+
 class ThrottledTokenObtainView(TokenObtainPairView):
     """Email + password -> access + refresh."""
 
+    serializer_class = TokenObtainInput
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
 
+    @extend_schema(
+        request=TokenObtainInput,
+        responses={
+            200: inline_serializer(
+                "TokenObtainPair", {"access": serializers.CharField(), "refresh": serializers.CharField()}
+            )
+        },
+    )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         try:

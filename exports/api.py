@@ -7,14 +7,16 @@ Viewers may export; importing needs an editor. Another workspace's object is a 4
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -27,6 +29,7 @@ from studio.permissions import get_object_for_user, membership_for
 from studio.throttling import WriteScopedRateThrottle
 
 BAD_VERSIONS = "versions must be all or a version number."
+VERSIONS_PATTERN = r"^(?:all|[0-9]+)?$"
 NO_SUCH_VERSION = "This prompt has no version {number}."
 NO_VERSIONS = "This prompt has no versions yet."
 BAD_VARIABLES = 'variables must be a JSON object such as {"subject": "a cat"}.'
@@ -54,7 +57,8 @@ def file_response(export: exporters.ExportFile) -> HttpResponse:
 
 
 def _choice(request: Request, name: str, choices: tuple[str, ...], default: str) -> str:
-    value = request.query_params.get(name) or default
+    """The parameter's value, or ``default`` when it is absent (an empty value is not a choice)."""
+    value = request.query_params.get(name, default)
     if value not in choices:
         raise serializers.ValidationError({name: [f"{name} must be one of {', '.join(choices)}."]})
     return value
@@ -65,9 +69,11 @@ def _refused(exc: ImportRefused, field: str = "file") -> serializers.ValidationE
 
 
 def file_responses(*formats: str) -> dict[tuple[int, str], Any]:
-    """A download's real media types, one per format it can come in (JSON documents are objects)."""
+    """A download's real media types, one per format it can come in (JSON and YAML documents are objects)."""
     return {
-        (200, exporters.CONTENT_TYPES[fmt].split(";")[0]): OpenApiTypes.OBJECT if fmt == "json" else OpenApiTypes.BINARY
+        (200, exporters.CONTENT_TYPES[fmt].split(";")[0]): (
+            OpenApiTypes.OBJECT if fmt in ("json", "yaml") else OpenApiTypes.BINARY
+        )
         for fmt in formats
     }
 
@@ -84,7 +90,9 @@ class PromptExportView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("format", str, enum=["json", "yaml"]),
-            OpenApiParameter("versions", str, description="all (default) or a version number"),
+            OpenApiParameter(
+                "versions", str, pattern=VERSIONS_PATTERN, description="all (default) or a version number"
+            ),
             MEDIA_PARAM,
         ],
         responses=DOCUMENT_FILES,
@@ -97,14 +105,13 @@ class PromptExportView(APIView):
         fmt = _choice(request, "format", exporters.DOCUMENT_FORMATS, "json")
         media = _choice(request, "media", MEDIA_MODES, "data-url")
         versions = request.query_params.get("versions") or "all"
+        if not re.fullmatch(VERSIONS_PATTERN, versions):
+            raise serializers.ValidationError({"versions": [BAD_VERSIONS]})
         number: int | None = None
         if versions != "all":
-            try:
-                number = int(versions)
-            except ValueError:
-                raise serializers.ValidationError({"versions": [BAD_VERSIONS]}) from None
+            number = int(versions)
             if not prompt.versions.filter(number=number).exists():
-                raise serializers.ValidationError({"versions": [NO_SUCH_VERSION.format(number=number)]})
+                raise NotFound({"versions": [NO_SUCH_VERSION.format(number=number)]})
         return file_response(
             services.prompt_export(user=request.user, prompt=prompt, fmt=fmt, version=number, media=media)
         )
@@ -316,7 +323,7 @@ class WorkspaceExportView(APIView):
 
 
 class ImportView(APIView):
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]
     throttle_classes = [WriteScopedRateThrottle]
     throttle_scope = "upload"
 

@@ -22,7 +22,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -510,7 +510,7 @@ class RenderView(APIView):
 
 class AssetListView(APIView):
     pagination_class = Pagination  # documents the page envelope (paginated by hand)
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]
     throttle_classes = [WriteScopedRateThrottle]
     throttle_scope = "upload"
 

@@ -51,7 +51,7 @@ class RunInput(serializers.Serializer[Any]):
     label = StrictCharField(required=False, allow_blank=True, default="", max_length=50)
     content = serializers.JSONField(required=False, allow_null=True, default=None)
     variables = serializers.DictField(required=False, default=dict)
-    targets = TargetInput(many=True, allow_empty=False, max_length=services.MAX_TARGETS)
+    targets = serializers.ListField(child=TargetInput(), min_length=1, max_length=services.MAX_TARGETS)
     stream = serializers.BooleanField(required=False, default=False)
 
 
@@ -148,6 +148,17 @@ class EstimateView(APIView):
 
 
 RUN_FILTERS = ["workspace", "prompt", "prompt_version", "model", "provider", "status", "source", "from", "to"]
+# The ids are integers, "from" and "to" a date or a date-time (selectors.run_list); an empty value is no filter.
+_BLANK = {"type": "string", "maxLength": 0}
+_ID_FILTER = {"oneOf": [{"type": "integer"}, _BLANK]}
+_WHEN_FILTER = {"oneOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}, _BLANK]}
+RUN_FILTER_TYPES: dict[str, Any] = {
+    "workspace": _ID_FILTER,
+    "prompt": _ID_FILTER,
+    "prompt_version": _ID_FILTER,
+    "from": _WHEN_FILTER,
+    "to": _WHEN_FILTER,
+}
 
 
 class RunListView(APIView):
@@ -156,7 +167,7 @@ class RunListView(APIView):
     pagination_class = Pagination  # documents the page envelope (paginated by hand)
 
     @extend_schema(
-        parameters=[OpenApiParameter(name, str, required=False) for name in RUN_FILTERS],
+        parameters=[OpenApiParameter(name, RUN_FILTER_TYPES.get(name, str), required=False) for name in RUN_FILTERS],
         responses={200: RunOutputSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:

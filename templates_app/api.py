@@ -99,7 +99,7 @@ class TemplateListView(APIView):
         )
         description = StrictCharField(required=False, allow_blank=True, default="")
         category = StrictCharField(required=False, default="other", help_text="A category slug.")
-        content = serializers.JSONField()
+        content = serializers.DictField(help_text="The prompt document (messages, variables, model).")
         tags = serializers.ListField(child=StrictCharField(), required=False, default=list)
 
     @extend_schema(
@@ -140,7 +140,7 @@ class TemplateDetailView(APIView):
         slug = StrictCharField(max_length=140, required=False, trim_whitespace=False, validators=[SLUG_VALIDATOR])
         description = StrictCharField(required=False, allow_blank=True)
         category = StrictCharField(required=False, help_text="A category slug.")
-        content = serializers.JSONField(required=False)
+        content = serializers.DictField(required=False, help_text="The prompt document (messages, variables, model).")
         tags = serializers.ListField(child=StrictCharField(), required=False)
 
     @extend_schema(responses=TemplateOutput)

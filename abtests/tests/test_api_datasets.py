@@ -218,7 +218,7 @@ def test_bad_columns_are_400_and_duplicate_names_409_with_a_clear_detail(team: T
         format="json",
     )
     assert response.status_code == 400
-    assert response.json()["detail"].startswith("columns: columns[0].name: 'a b' is not a valid variable name")
+    assert response.json()["detail"].startswith("columns.0.name: 'a b' is not a valid variable name")
     response = client.post(reverse("api:dataset-list"), {"workspace": team.workspace.pk, "name": "Quiz"}, format="json")
     assert response.status_code == 409
     assert response.json()["detail"] == "name: A dataset named 'Quiz' already exists in this workspace."

@@ -54,7 +54,7 @@ def test_prompt_export_formats_and_versions(filled: Any, team: Any, api: Any) ->
     assert archive["Content-Type"] == "application/zip"
     assert "manifest.json" in zipfile.ZipFile(io.BytesIO(archive.content)).namelist()
     bad = api(team.viewer).get(url + "?versions=9")
-    assert bad.status_code == 400 and bad.json()["detail"] == "versions: This prompt has no version 9."
+    assert bad.status_code == 404 and bad.json()["detail"] == "versions: This prompt has no version 9."
     assert api(team.viewer).get(url + "?format=xml").json()["detail"] == "format: format must be one of json, yaml."
 
 
