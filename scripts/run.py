@@ -2,7 +2,8 @@
 """Run the studio locally: migrate, seed the demo, then the web server and a Celery worker together.
 
 ``make run`` calls this with the project's .venv Python. Ctrl-C (or SIGTERM) stops both processes;
-if either one exits on its own, the other is stopped too and this script exits non-zero.
+if either one exits on its own, the other is stopped too and this script exits non-zero. The demo login
+banner is printed once the web server answers its health check (/healthz), not before.
 
 Embedded mode needs nothing installed: SQLite in var/, a local-memory cache and Celery's filesystem
 broker in var/broker (set DATABASE_URL / REDIS_URL to use PostgreSQL / Redis instead).
@@ -18,11 +19,14 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 STOP_TIMEOUT = 10.0
+READY_TIMEOUT = 90.0  # how long the banner waits for the web server's first answer
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -74,6 +78,41 @@ def login_banner(login: dict[str, object], url: str) -> str:
             line,
         ]
     )
+
+
+def health_url(host: str, port: int) -> str:
+    """The health check URL on the address the web server binds (a wildcard address is reached locally)."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/healthz"
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # a redirect (e.g. to HTTPS) is an answer too; don't follow it
+
+
+def wait_until_serving(
+    url: str, processes: dict[str, subprocess.Popen[bytes]], timeout: float = READY_TIMEOUT, interval: float = 0.2
+) -> bool:
+    """Poll ``url`` until the web server answers: True once any HTTP response arrives (an error status
+    still means it accepts connections); False when a process exits first or ``timeout`` seconds pass."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)  # local: no proxy
+    deadline = time.monotonic() + timeout
+    while True:
+        if any(process.poll() is not None for process in processes.values()):
+            return False
+        try:
+            with opener.open(url, timeout=max(0.5, min(5.0, deadline - time.monotonic()))):
+                return True
+        except urllib.error.HTTPError:
+            return True
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
 
 
 def start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -140,8 +179,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"==> Starting {name}: {' '.join(command[1:])}", flush=True)
             processes[name] = start(command, env)
         if login:
-            time.sleep(2)
-            print("\n" + login_banner(login, url) + "\n", flush=True)
+            # The banner says "open this URL", so it waits until the web server answers there.
+            if wait_until_serving(health_url(args.host, args.port), processes):
+                print("\n" + login_banner(login, url) + "\n", flush=True)
+            elif all(process.poll() is None for process in processes.values()):
+                print(
+                    f"The web server has not answered within {READY_TIMEOUT:.0f} s; it may still be starting.",
+                    file=sys.stderr,
+                )
+                print("\n" + login_banner(login, url) + "\n", flush=True)
         while True:
             for name, process in processes.items():
                 code = process.poll()
