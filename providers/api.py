@@ -22,7 +22,8 @@ from providers import selectors, services
 from providers.models import ModelInfo, Provider, ProviderCredential, Run, RunSource
 from providers.quota import CallQuotaExceeded
 from providers.serializers import CredentialOutputSerializer, ModelOutputSerializer, RunOutputSerializer
-from studio.api import Pagination, StrictCharField
+from studio.api import DecimalInput, Pagination, StrictCharField
+from studio.openapi import conflict
 from studio.permissions import get_object_for_user, membership_for, workspace_ids_for
 from studio.throttling import WriteScopedRateThrottle
 
@@ -287,9 +288,9 @@ class CustomModelInput(serializers.Serializer[Any]):
         child=serializers.ChoiceField(choices=["text", "image", "audio", "document"]), required=False, default=list
     )
     context_window = serializers.IntegerField(required=False, default=0, min_value=0)
-    price_input = serializers.DecimalField(max_digits=12, decimal_places=6, required=False, default=0, min_value=0)
-    price_output = serializers.DecimalField(max_digits=12, decimal_places=6, required=False, default=0, min_value=0)
-    price_cached_input = serializers.DecimalField(
+    price_input = DecimalInput(max_digits=12, decimal_places=6, required=False, default=0, min_value=0)
+    price_output = DecimalInput(max_digits=12, decimal_places=6, required=False, default=0, min_value=0)
+    price_cached_input = DecimalInput(
         max_digits=12, decimal_places=6, required=False, allow_null=True, default=None, min_value=0
     )
 
@@ -311,7 +312,10 @@ class ModelListView(APIView):
         models = selectors.model_list(workspace_id=workspace_id, provider=request.query_params.get("provider"))
         return Response(ModelOutputSerializer(models, many=True).data)
 
-    @extend_schema(request=CustomModelInput, responses={201: ModelOutputSerializer})
+    @extend_schema(
+        request=CustomModelInput,
+        responses={201: ModelOutputSerializer, **conflict("The workspace already has a custom model with this id.")},
+    )
     def post(self, request: Request) -> Response:
         data = CustomModelInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -39,6 +39,7 @@ from providers.models import ModelInfo, Provider, ProviderCredential, Run, RunSo
 from providers.netpolicy import OutboundBlocked, check_url
 from providers.quota import workspace_slot
 from providers.types import CompletionRequest, Done, ProviderError, Result, TextDelta, Usage
+from studio.exceptions import Conflict
 
 MAX_TARGETS = 4
 TOO_MANY_TARGETS = "A run takes at most 4 targets."
@@ -726,7 +727,7 @@ def custom_model_create(
         raise ValidationError({"input_modalities": [MODALITIES_INVALID]})
     model_id = model_id.strip()
     if ModelInfo.objects.filter(workspace=workspace, provider=Provider.OPENAI_COMPATIBLE, model_id=model_id).exists():
-        raise ValidationError({"model_id": [CUSTOM_MODEL_EXISTS.format(model=model_id)]})
+        raise Conflict({"model_id": [CUSTOM_MODEL_EXISTS.format(model=model_id)]})
     return ModelInfo.objects.create(
         workspace=workspace,
         provider=Provider.OPENAI_COMPATIBLE,

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from django.http import Http404
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -45,6 +46,29 @@ class Pagination(PageNumberPagination):
 # drf-spectacular adds the empty string as a second ``oneOf`` branch, so the pattern must not match "".
 NO_NUL_PATTERN = r"^[^\x00]+$"
 NOT_BLANK_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+
+
+class DecimalInput(serializers.DecimalField):
+    """A DecimalField whose schema pattern is what it takes as a string (drf-spectacular's admits "", "-" and
+    "."): trimmed, at most ``max_digits - decimal_places`` digits before the point (leading zeros don't
+    count) and ``decimal_places`` after it, and no minus sign when ``min_value`` is 0 or more (exponents,
+    which Decimal also reads, are left out)."""
+
+    def schema_pattern(self) -> str:
+        whole, places = (self.max_digits or 30) - (self.decimal_places or 0), self.decimal_places or 0
+        number = rf"0*\d{{1,{whole}}}(?:\.\d{{0,{places}}})?|0*\.\d{{1,{places}}}" if places else rf"0*\d{{1,{whole}}}"
+        if self.min_value is not None and self.min_value >= 0:
+            # "-0" is zero, so it passes a minimum of 0.
+            return rf"^\s*(?:\+?(?:{number})|-(?:0+(?:\.0*)?|\.0+))\s*$"
+        return rf"^\s*[+-]?(?:{number})\s*$"
+
+
+class DecimalInputExtension(OpenApiSerializerFieldExtension):
+    target_class = DecimalInput
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        field: DecimalInput = self.target
+        return {"type": "string", "format": "decimal", "pattern": field.schema_pattern()}
 
 
 class StrictCharField(serializers.CharField):

@@ -43,28 +43,25 @@ CHECKS = {
     "ST202": positive_data_acceptance,
 }
 # Known mismatches still open, by operation: only the named check is skipped there, every other check
-# (no 500s, status codes, headers, ...) still runs. Remove an entry once its cause is fixed.
-#   ST202 "schema-valid request rejected": the schema is looser than the validation. Causes: JSON-structured
-#         fields (content, columns, variants, targets) offered as form/multipart bodies the parsers can't
-#         express (fix: JSONParser only on JSON endpoints); business rules answered with 400 that the
-#         schema can't express (last owner, only workspace, test state: 409 would be conforming); patterns
-#         (slugs, label names, passwords) not in the schema.
-#   ST201 "schema-violating request accepted": DRF's CharField takes numbers ({"name": 0}); lists accept a
-#         bad page_size and fall back; unknown query parameters are ignored.
-#         Some GETs: a negative (malformed) Authorization header is accepted because the test passes the
-#         real token in its own header; multipart imports without a file ("No file was submitted").
-#   ST108 credentials: base_url "" is documented as format uri (make it allow blank in the schema).
-#   ST105/ST108 in exports/ and abtests/: downloads (CSV, YAML, ZIP) documented as JSON; hand-paginated
-#         lists documented as arrays (add ``pagination_class = Pagination`` as done for prompts).
+# (no 500s, status codes, headers, response bodies, negative data rejected, ...) still runs. Each one is
+# a rule on well-formed input that depends on stored data or on a normalization JSON Schema can't state,
+# so a 400 is the honest answer and the schema stays as it is. Remove an entry once its cause is fixed.
 KNOWN: dict[str, tuple[str, ...]] = {
+    # values' keys must be this dataset's column names, and each cell must fit its column's type.
     "POST /api/datasets/{dataset_id}/rows/": ("ST202",),
     "PATCH /api/datasets/{dataset_id}/rows/{row_id}/": ("ST202",),
+    # variables must give a value for each variable of the prompt version, which differ per prompt.
     "GET /api/exports/prompts/{prompt_id}/snippet/": ("ST202",),
-    "PATCH /api/prompts/{prompt_id}/": ("ST202",),
     "POST /api/prompts/{prompt_id}/render/": ("ST202",),
+    # content must be a valid prompt document (prompts.content.validate_content: messages, declared
+    # placeholders, the workspace's assets), a hand-written check with no JSON Schema to publish.
     "POST /api/prompts/{prompt_id}/versions/": ("ST202",),
+    # tags are normalized (case, whitespace runs, blanks and duplicates dropped) before the limits of
+    # 32 characters and 20 tags apply, which a pattern and maxItems on the raw list can't express.
+    "PATCH /api/prompts/{prompt_id}/": ("ST202",),
+    # api_key is required unless the stored credential is openai_compatible (the path id decides).
     "PUT /api/providers/credentials/{id}/": ("ST202",),
-    "POST /api/providers/models/": ("ST202",),
+    # control is an index into the test's variants, whose number is stored, not in the request.
     "PATCH /api/tests/{test_id}/": ("ST202",),
 }
 
