@@ -63,6 +63,11 @@ KNOWN: dict[str, tuple[str, ...]] = {
     "PUT /api/providers/credentials/{id}/": ("ST202",),
     # control is an index into the test's variants, whose number is stored, not in the request.
     "PATCH /api/tests/{test_id}/": ("ST202",),
+    # schemathesis's coverage phase sends an empty (b"") part for the required file, whatever the schema
+    # says; an upload with no bytes is refused with 400 (seen in CI as "file: No file was submitted").
+    "POST /api/assets/": ("ST202",),
+    "POST /api/datasets/import/": ("ST202",),
+    "POST /api/exports/import/": ("ST202",),
 }
 
 
