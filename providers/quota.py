@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import threading
 import time
@@ -139,7 +140,21 @@ return redis.call('ZCARD', KEYS[1])
 """
 
 
+log = logging.getLogger(__name__)
+REDIS_DOWN = "Redis is unreachable (%s); provider calls go ahead without the workspace call cap until it is back."
+
+
+def _redis_errors() -> tuple[type[Exception], ...]:
+    from redis.exceptions import RedisError
+
+    return (RedisError, OSError)
+
+
 class _RedisBackend:
+    """Leases in Redis. When Redis is unreachable (a restart, a network blip) the cap fails open: a slot
+    is granted without being recorded and releasing it is a no-op, so calls and A/B runs carry on
+    (slower safety, not an outage); the next call after Redis is back counts again."""
+
     def __init__(self) -> None:
         self._scripts: dict[str, Any] = {}
 
@@ -157,21 +172,36 @@ class _RedisBackend:
         return client, self._scripts
 
     def acquire(self, key: str, tokens: list[str], limit: int, lease: float) -> tuple[bool, int]:
-        client, scripts = self._client_and_scripts()
-        taken, held = scripts["acquire"](keys=[key], args=[limit, lease, *tokens], client=client)
+        try:
+            client, scripts = self._client_and_scripts()
+            taken, held = scripts["acquire"](keys=[key], args=[limit, lease, *tokens], client=client)
+        except _redis_errors() as exc:
+            log.warning(REDIS_DOWN, exc)
+            return True, 0
         return bool(taken), int(held)
 
     def renew(self, key: str, tokens: list[str], lease: float) -> int:
-        client, scripts = self._client_and_scripts()
-        return int(scripts["renew"](keys=[key], args=[lease, *tokens], client=client))
+        try:
+            client, scripts = self._client_and_scripts()
+            return int(scripts["renew"](keys=[key], args=[lease, *tokens], client=client))
+        except _redis_errors() as exc:
+            log.warning(REDIS_DOWN, exc)
+            return 0
 
     def release(self, key: str, tokens: list[str]) -> None:
-        client, _ = self._client_and_scripts()
-        client.zrem(key, *tokens)
+        try:
+            client, _ = self._client_and_scripts()
+            client.zrem(key, *tokens)
+        except _redis_errors() as exc:  # the lease runs out on its own
+            log.warning(REDIS_DOWN, exc)
 
     def in_flight(self, key: str) -> int:
-        client, scripts = self._client_and_scripts()
-        return int(scripts["count"](keys=[key], client=client))
+        try:
+            client, scripts = self._client_and_scripts()
+            return int(scripts["count"](keys=[key], client=client))
+        except _redis_errors() as exc:
+            log.warning(REDIS_DOWN, exc)
+            return 0
 
 
 _SCRIPTS = {"acquire": _ACQUIRE, "renew": _RENEW, "count": _COUNT}

@@ -344,3 +344,28 @@ def test_the_playground_shows_the_cap_message(team: Any, cap: Any) -> None:
     assert ok.status_code == 200
     b"".join(ok.streaming_content)
     assert in_flight(team.workspace.pk) == 0 and Run.objects.get().status == "ok"
+
+
+def test_the_cap_fails_open_while_redis_is_unreachable(
+    team: Any, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Redis restart must not fail provider calls or A/B cells: slots are granted unrecorded meanwhile."""
+    settings.WORKSPACE_MAX_CONCURRENT_CALLS = 1
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+        }
+    }
+    assert quota._backend() is quota._redis_backend
+    caplog.set_level("WARNING", logger="providers.quota")
+    with workspace_slot(team.workspace.pk) as first, workspace_slot(team.workspace.pk) as second:
+        assert first.held and second.held  # over the cap of 1, because nothing can be counted
+    assert in_flight(team.workspace.pk) == 0
+
+    async def one_cell() -> bool:
+        async with workspace_slot(team.workspace.pk, wait=0.1) as slot:
+            return slot.held
+
+    assert asyncio.run(one_cell())
+    assert "Redis is unreachable" in caplog.text and "without the workspace call cap" in caplog.text
