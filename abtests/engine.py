@@ -514,7 +514,9 @@ def cells_claim(plan: Plan, specs: list[tuple[int, int, int]]) -> list[Cell | st
         state = ABTest.objects.select_for_update().filter(pk=test.pk).values("status", "cost_spent", "cost_reserved")
         current = state.first()
         if current is None or current["status"] != TestStatus.RUNNING:
-            return [STOP if position in {p for p, _ in ready} else SKIP for position in range(len(specs))]
+            for position, _ in ready:
+                results[position] = STOP
+            return results
         due = dict(
             Trial.objects.select_for_update()
             .filter(pk__in=ids, status=TrialStatus.PENDING)
@@ -532,7 +534,22 @@ def cells_claim(plan: Plan, specs: list[tuple[int, int, int]]) -> list[Cell | st
             taken.append((position, prepared))
             total += prepared.reserved
         if taken:
-            _claim_trials([(prepared.trial_id, prepared.reserved) for _, prepared in taken], now)
+            lease = now + timedelta(seconds=lease_seconds())
+            _update_trials(
+                [
+                    (
+                        {
+                            "status": TrialStatus.RUNNING,
+                            "lease_expires_at": lease,
+                            "started_at": now,
+                            "reserved_cost": prepared.reserved,
+                        },
+                        {"id": prepared.trial_id, "status": TrialStatus.PENDING},
+                    )
+                    for _, prepared in taken
+                ],
+                bump_attempts=True,
+            )
             ABTest.objects.filter(pk=test.pk).update(cost_reserved=F("cost_reserved") + Value(total))
     for position, prepared in taken:
         results[position] = Cell(
@@ -565,32 +582,33 @@ def cells_claim(plan: Plan, specs: list[tuple[int, int, int]]) -> list[Cell | st
     return results
 
 
-def _claim_trials(claims: list[tuple[int, Decimal]], now: Any) -> None:
-    """Mark pending Trials (id, reserved cost) running with a lease, bumping ``attempts`` (the claim token);
-    one statement run with ``executemany``, only where the Trial is still pending."""
+def _update_trials(updates: list[tuple[dict[str, Any], dict[str, Any]]], *, bump_attempts: bool = False) -> None:
+    """Many Trial UPDATEs, each (fields to set, fields the row must still have): one parametrised
+    statement per shape, run with ``executemany``. Compiling an ORM update per Trial cost more CPU than
+    the statements themselves. ``bump_attempts`` also adds one to ``attempts`` (the claim token)."""
     connection = connections[Trial.objects.db]
     quote = connection.ops.quote_name
-    field = Trial._meta.get_field
-    lease = field("lease_expires_at").get_db_prep_save(now + timedelta(seconds=lease_seconds()), connection)
-    started = field("started_at").get_db_prep_save(now, connection)
-    sql = (
-        f"UPDATE {quote(Trial._meta.db_table)} SET {quote('status')} = %s, {quote('attempts')} = "
-        f"{quote('attempts')} + 1, {quote('lease_expires_at')} = %s, {quote('started_at')} = %s, "
-        f"{quote('reserved_cost')} = %s WHERE {quote('id')} = %s AND {quote('status')} = %s"
-    )
-    params = [
-        [
-            TrialStatus.RUNNING.value,
-            lease,
-            started,
-            field("reserved_cost").get_db_prep_save(reserved, connection),
-            trial_id,
-            TrialStatus.PENDING.value,
+    shapes: dict[tuple[tuple[str, ...], tuple[str, ...]], list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+    for values, where in updates:
+        shapes.setdefault((tuple(sorted(values)), tuple(sorted(where))), []).append((values, where))
+
+    def prepared(names: tuple[str, ...], values: dict[str, Any]) -> list[Any]:
+        fields = (Trial._meta.get_field(name) for name in names)
+        return [
+            field.get_db_prep_save(getattr(values[field.name], "pk", values[field.name]), connection)  # type: ignore[union-attr]
+            for field in fields
         ]
-        for trial_id, reserved in claims
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+
+    for (set_names, where_names), group in shapes.items():
+        columns = [Trial._meta.get_field(name).column for name in set_names]  # type: ignore[union-attr]
+        assignments = [f"{quote(column)} = %s" for column in columns]
+        if bump_attempts:
+            assignments.append(f"{quote('attempts')} = {quote('attempts')} + 1")
+        conditions = [f"{quote(Trial._meta.get_field(name).column)} = %s" for name in where_names]  # type: ignore[union-attr]
+        sql = f"UPDATE {quote(Trial._meta.db_table)} SET {', '.join(assignments)} WHERE {' AND '.join(conditions)}"
+        params = [prepared(set_names, values) + prepared(where_names, where) for values, where in group]
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, params)
 
 
 def cell_prepare(plan: Plan, trial_id: int, variant_id: int, row_index: int) -> Cell | str:
@@ -720,7 +738,7 @@ def cells_finish(plan: Plan, items: list[tuple[Cell, Outcome]]) -> list[str]:
         )
         spent = released_cost = Decimal(0)
         finished = failed = rate_limited = 0
-        updates: list[tuple[int, int, dict[str, Any]]] = []
+        updates: list[tuple[dict[str, Any], dict[str, Any]]] = []
         for (cell, outcome), (run, judge_runs) in zip(items, calls, strict=True):
             error = outcome.error
             if error is not None and _retry(error, cell.token, cell.rate_limit_retries):
@@ -740,14 +758,14 @@ def cells_finish(plan: Plan, items: list[tuple[Cell, Outcome]]) -> list[str]:
             fields, status, judge_cost = _finished_fields(test, cell, outcome, run, judge_runs, now)
             spent += run.cost + judge_cost
             if (cell.trial_id, cell.token) in held:
-                updates.append((cell.trial_id, cell.token, fields))
+                updates.append((fields, {"id": cell.trial_id, "status": TrialStatus.RUNNING, "attempts": cell.token}))
                 finished += 1
                 failed += status == "error"
                 released_cost += cell.reserved
                 results.append(status)
             else:
                 results.append("lost")
-        _update_held_trials(updates)
+        _update_trials(updates)
         counters: dict[str, Any] = {}
         if spent:
             counters["cost_spent"] = F("cost_spent") + Value(spent)
@@ -762,38 +780,6 @@ def cells_finish(plan: Plan, items: list[tuple[Cell, Outcome]]) -> list[str]:
         if counters:
             ABTest.objects.filter(pk=test.pk).update(**counters)
     return results
-
-
-def _update_held_trials(updates: list[tuple[int, int, dict[str, Any]]]) -> None:
-    """Write finished Trials (id, claim token, fields): one parametrised UPDATE per set of fields, run
-    with ``executemany``. Compiling an ORM update per Trial cost more CPU than the statements; the WHERE
-    keeps the claim-token condition the ORM version had."""
-    by_fields: dict[tuple[str, ...], list[tuple[int, int, dict[str, Any]]]] = {}
-    for update in updates:
-        by_fields.setdefault(tuple(sorted(update[2])), []).append(update)
-    connection = connections[Trial.objects.db]
-    quote = connection.ops.quote_name
-    for names, group in by_fields.items():
-        fields = [Trial._meta.get_field(name) for name in names]
-        assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)  # type: ignore[union-attr]
-        sql = (
-            f"UPDATE {quote(Trial._meta.db_table)} SET {assignments} "
-            f"WHERE {quote('id')} = %s AND {quote('status')} = %s AND {quote('attempts')} = %s"
-        )
-        params = [
-            [
-                *(
-                    field.get_db_prep_save(getattr(values[name], "pk", values[name]), connection)  # type: ignore[union-attr]
-                    for name, field in zip(names, fields, strict=True)
-                ),
-                trial_id,
-                TrialStatus.RUNNING.value,
-                token,
-            ]
-            for trial_id, token, values in group
-        ]
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, params)
 
 
 def _finished_fields(
