@@ -5,7 +5,10 @@ durable state. ``enqueue_pending`` sends the pending Trials to Celery in chunks
 (``abtests.run_chunk(test_id, trial_ids, concurrency)``): waves of ``ABTEST_PARALLEL_CHUNKS`` chunks
 that share the test's concurrency (``chunk_plan``), so a worker with that many processes runs one test
 on that many cores without passing its limit. ``run_chunk`` runs a chunk's cells on an asyncio loop
-with the adapters' async SDK clients: as many lanes per provider as its share of the concurrency.
+with the adapters' async SDK clients: ``LANES_PER_SLOT`` lanes per slot of its share of the
+concurrency, per provider. A slot is held only around the provider calls (step 2), so a lane claims
+its next cell, or records its last one, while the other lanes' calls are in flight; the slots alone
+bound the calls in flight.
 
 Each cell goes through three steps:
 
@@ -21,6 +24,11 @@ Each cell goes through three steps:
    of the workspace's call cap (``providers.quota``).
 3. finish (``cells_finish``, database thread, one transaction): record the Run(s) (source "abtest"),
    evaluate, and write the Trial only if the claim token still matches; update the test's counters.
+
+When a claim finds the test no longer running (cancelled, stopped by the budget), the chunk claims
+no more and the cells it claimed but has not called yet go back to pending unsent (``UNSENT``); the
+stopped test's pending cells are then skipped. When the next cell would cross the cost cap, the chunk
+claims no more but calls the cells it already claimed: their cost is reserved within the cap.
 
 Steps 1 and 3 are group-committed (``_Batches``): the cells that queue up while the database thread
 is busy are claimed, or finished, in one transaction. Nothing waits on a timer, so a lone cell is not
@@ -113,7 +121,7 @@ def stall_seconds() -> float:
 
 
 def chunk_size() -> int:
-    return int(_setting("ABTEST_CHUNK_SIZE", 200))
+    return int(_setting("ABTEST_CHUNK_SIZE", 500))
 
 
 def parallel_chunks() -> int:
@@ -374,7 +382,8 @@ class Cell:
 
 
 SKIP = "skip"  # not pending any more (finished, or claimed by another worker)
-STOP = "stop"  # the test is not running (cancelled, stopped) or the next cell would cross the cap
+STOP = "stop"  # the test is not running (cancelled, stopped): claimed cells are not called either
+CAPPED = "capped"  # this cell would cross the cost cap: no new claims, cells already claimed still run
 LATER = "later"  # pending but not before a retry time
 
 
@@ -488,69 +497,104 @@ def cells_claim(plan: Plan, specs: list[tuple[int, int, int]]) -> list[Cell | st
     the claim sets a lease and bumps ``attempts``, the claim token) and their estimated cost *reserved*
     on the test, in order, as long as the test is running and ``spent + reserved`` stays within the cost
     cap. One result per spec: a Cell to call, SKIP (finished, claimed elsewhere or unrenderable), LATER
-    (pending, not due yet) or STOP (the test is not running, or this cell would cross the cap).
+    (pending, not due yet), STOP (the test is not running) or CAPPED (this cell would cross the cap).
     """
+    return cells_step(plan, [(CLAIM, spec) for spec in specs])
+
+
+CLAIM, FINISH = "claim", "finish"
+
+
+def cells_step(plan: Plan, items: list[tuple[str, Any]]) -> list[Any]:
+    """A batch of finishes (``(FINISH, (cell, outcome))``, see ``cells_finish``) and claims (``(CLAIM,
+    spec)``, see ``cells_claim``) in one transaction: one wait for the write lock and one commit for
+    the lot. The finishes go first (they release reserved cost), and the work that needs no lock
+    (rendering, pricing, building Runs) is done before the transaction opens. One result per item."""
+    finishing = [index for index, (kind, _) in enumerate(items) if kind == FINISH]
+    claiming = [index for index, (kind, _) in enumerate(items) if kind == CLAIM]
+    finish_items = [items[index][1] for index in finishing]
+    runs = _finish_runs(plan, finish_items)
+    claimed, ready = _claims_ready(plan, [items[index][1] for index in claiming])
+    finished: list[str] = []
+    if finish_items or ready:
+        with transaction.atomic():
+            if finish_items:
+                finished = _finish_take(plan, finish_items, runs)
+            if ready:
+                _claims_take(plan, claimed, ready)
+    results: list[Any] = [None] * len(items)
+    for index, result in zip(finishing + claiming, finished + claimed, strict=True):
+        results[index] = result
+    return results
+
+
+def _claims_ready(plan: Plan, specs: list[tuple[int, int, int]]) -> tuple[list[Cell | str], list[tuple[int, _Ready]]]:
+    """The part of a claim outside the transaction: render and price each cell, check the budget. The
+    results so far (SKIP for an unrenderable cell, STOP for all over the budget) and the cells to take."""
     results: list[Cell | str] = [SKIP] * len(specs)
     ready: list[tuple[int, _Ready]] = []
     for position, spec in enumerate(specs):
         prepared = _ready(plan, *spec)
         if prepared is not None:
             ready.append((position, prepared))
-    if not ready:
-        return results
+    if ready:
+        budget_error = _budget_ok(plan)
+        if budget_error is not None:
+            _stop(plan.test.pk, TestStatus.STOPPED_BUDGET, BUDGET_STOPPED.format(error=budget_error))
+            for position, _ in ready:
+                results[position] = STOP
+            return results, []
+    return results, ready
+
+
+def _claims_take(plan: Plan, results: list[Cell | str], ready: list[tuple[int, _Ready]]) -> None:
+    """The part of a claim inside the (caller's) transaction: claim and reserve, setting ``results``."""
     test = plan.test
-    budget_error = _budget_ok(plan)
-    if budget_error is not None:
-        _stop(test.pk, TestStatus.STOPPED_BUDGET, BUDGET_STOPPED.format(error=budget_error))
-        for position, _ in ready:
-            results[position] = STOP
-        return results
     now = timezone.now()
     ids = [prepared.trial_id for _, prepared in ready]
     taken: list[tuple[int, _Ready]] = []
     capped: _Ready | None = None
-    with transaction.atomic():
-        # the lock orders claims of one test (other workers' chunks) around its spent/reserved figures
-        state = ABTest.objects.select_for_update().filter(pk=test.pk).values("status", "cost_spent", "cost_reserved")
-        current = state.first()
-        if current is None or current["status"] != TestStatus.RUNNING:
-            for position, _ in ready:
-                results[position] = STOP
-            return results
-        due = dict(
-            Trial.objects.select_for_update()
-            .filter(pk__in=ids, status=TrialStatus.PENDING)
-            .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
-            .values_list("id", "attempts")
+    # the lock orders claims of one test (other workers' chunks) around its spent/reserved figures
+    state = ABTest.objects.select_for_update().filter(pk=test.pk).values("status", "cost_spent", "cost_reserved")
+    current = state.first()
+    if current is None or current["status"] != TestStatus.RUNNING:
+        for position, _ in ready:
+            results[position] = STOP
+        return
+    due = dict(
+        Trial.objects.select_for_update()
+        .filter(pk__in=ids, status=TrialStatus.PENDING)
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+        .values_list("id", "attempts")
+    )
+    committed = current["cost_spent"] + current["cost_reserved"]
+    total = Decimal(0)
+    for position, prepared in ready:
+        if prepared.trial_id not in due:
+            continue
+        if test.cost_cap is not None and committed + total + prepared.reserved > test.cost_cap:
+            capped = prepared
+            break
+        taken.append((position, prepared))
+        total += prepared.reserved
+    if taken:
+        lease = now + timedelta(seconds=lease_seconds())
+        _update_trials(
+            [
+                (
+                    {
+                        "status": TrialStatus.RUNNING,
+                        "lease_expires_at": lease,
+                        "started_at": now,
+                        "reserved_cost": prepared.reserved,
+                    },
+                    {"id": prepared.trial_id, "status": TrialStatus.PENDING},
+                )
+                for _, prepared in taken
+            ],
+            bump_attempts=True,
         )
-        committed = current["cost_spent"] + current["cost_reserved"]
-        total = Decimal(0)
-        for position, prepared in ready:
-            if prepared.trial_id not in due:
-                continue
-            if test.cost_cap is not None and committed + total + prepared.reserved > test.cost_cap:
-                capped = prepared
-                break
-            taken.append((position, prepared))
-            total += prepared.reserved
-        if taken:
-            lease = now + timedelta(seconds=lease_seconds())
-            _update_trials(
-                [
-                    (
-                        {
-                            "status": TrialStatus.RUNNING,
-                            "lease_expires_at": lease,
-                            "started_at": now,
-                            "reserved_cost": prepared.reserved,
-                        },
-                        {"id": prepared.trial_id, "status": TrialStatus.PENDING},
-                    )
-                    for _, prepared in taken
-                ],
-                bump_attempts=True,
-            )
-            ABTest.objects.filter(pk=test.pk).update(cost_reserved=F("cost_reserved") + Value(total))
+        ABTest.objects.filter(pk=test.pk).update(cost_reserved=F("cost_reserved") + Value(total))
     for position, prepared in taken:
         results[position] = Cell(
             trial_id=prepared.trial_id,
@@ -572,14 +616,13 @@ def cells_claim(plan: Plan, specs: list[tuple[int, int, int]]) -> list[Cell | st
         claimed = {prepared.trial_id for _, prepared in taken}
         for position, prepared in ready:
             if prepared.trial_id in due and prepared.trial_id not in claimed:
-                results[position] = STOP
+                results[position] = CAPPED
     not_due = [prepared.trial_id for _, prepared in ready if prepared.trial_id not in due]
     if not_due:
         later = set(Trial.objects.filter(pk__in=not_due, status=TrialStatus.PENDING).values_list("id", flat=True))
         for position, prepared in ready:
             if prepared.trial_id in later:
                 results[position] = LATER
-    return results
 
 
 def _update_trials(updates: list[tuple[dict[str, Any], dict[str, Any]]], *, bump_attempts: bool = False) -> None:
@@ -652,6 +695,11 @@ class Outcome:
     sent: bool = True  # False: the call was never made (no slot of the workspace's call cap came free)
 
 
+# A claimed cell that was never called because its chunk stopped first: ``cells_finish`` puts it back.
+UNSENT = Outcome(result=None, error=None, sent=False)
+LANES_PER_SLOT = 4  # lanes a chunk runs per call slot (see _run_chunk_async)
+
+
 def _unexpected(exc: BaseException) -> ProviderError:
     return ProviderError("server", f"The call failed unexpectedly ({type(exc).__name__}).")
 
@@ -708,77 +756,95 @@ def cells_finish(plan: Plan, items: list[tuple[Cell, Outcome]]) -> list[str]:
     each Trial's result (only if its claim token still matches), and the test's counters in one update.
 
     One result per item: "ok", "error", "retry" (put back to pending: rate limit or a retryable error
-    with attempts left) or "lost" (the lease was taken over by the sweep; the result is kept as a Run).
+    with attempts left), "returned" (``UNSENT``: put back to pending as it was) or "lost" (the lease
+    was taken over by the sweep; the result is kept as a Run).
     """
+    return cells_step(plan, [(FINISH, item) for item in items])
+
+
+def _finish_runs(plan: Plan, items: list[tuple[Cell, Outcome]]) -> list[tuple[Any, list[Any]]]:
+    """The part of a finish outside the transaction: each cell's Run and its judges' Runs (not saved)."""
+    runs: list[tuple[Any, list[Any]]] = []
+    for cell, outcome in items:
+        variant = plan.variants[cell.variant_id].variant
+        made = outcome.result or outcome.error
+        run = None if made is None else _build_run(plan.test, variant, cell.call, made)
+        runs.append((run, [_build_run(plan.test, None, call, judged) for _, call, judged in outcome.judges]))
+    return runs
+
+
+def _finish_take(plan: Plan, items: list[tuple[Cell, Outcome]], calls: list[tuple[Any, list[Any]]]) -> list[str]:
+    """The part of a finish inside the (caller's) transaction: save the Runs, write the Trials still
+    held and the test's counters; the result per item (see ``cells_finish``)."""
     from providers.models import Run
 
     test = plan.test
     now = timezone.now()
     results: list[str] = []
-    with transaction.atomic():
-        calls: list[tuple[Any, list[Any]]] = []
-        for cell, outcome in items:
-            variant = plan.variants[cell.variant_id].variant
-            run = _build_run(test, variant, cell.call, outcome.result or outcome.error)  # type: ignore[arg-type]
-            judge_runs = [_build_run(test, None, call, judged) for _, call, judged in outcome.judges]
-            calls.append((run, judge_runs))
-        Run.objects.bulk_create(
-            [
-                run
-                for (main, judges), (_, outcome) in zip(calls, items, strict=True)
-                for run in (main, *judges)
-                if outcome.sent or run is not main
-            ]
-        )
-        # the Trials this worker still holds (same claim token); locked against the sweep on PostgreSQL
-        held = set(
-            Trial.objects.select_for_update()
-            .filter(pk__in=[cell.trial_id for cell, _ in items], status=TrialStatus.RUNNING)
-            .values_list("id", "attempts")
-        )
-        spent = released_cost = Decimal(0)
-        finished = failed = rate_limited = 0
-        updates: list[tuple[dict[str, Any], dict[str, Any]]] = []
-        for (cell, outcome), (run, judge_runs) in zip(items, calls, strict=True):
-            error = outcome.error
-            if error is not None and _retry(error, cell.token, cell.rate_limit_retries):
-                mine = Trial.objects.filter(pk=cell.trial_id, status=TrialStatus.RUNNING, attempts=cell.token)
-                released = mine.update(
-                    status=TrialStatus.PENDING,
-                    lease_expires_at=None,
-                    reserved_cost=Decimal(0),
-                    not_before=now + timedelta(seconds=_retry_delay(error, cell.token)),
-                    error=error.message,
-                )
-                if released:
-                    released_cost += cell.reserved
-                    rate_limited += error.kind == "rate_limit" and outcome.sent
-                results.append("retry" if released else "lost")
-                continue
-            fields, status, judge_cost = _finished_fields(test, cell, outcome, run, judge_runs, now)
-            spent += run.cost + judge_cost
-            if (cell.trial_id, cell.token) in held:
-                updates.append((fields, {"id": cell.trial_id, "status": TrialStatus.RUNNING, "attempts": cell.token}))
-                finished += 1
-                failed += status == "error"
+    # a call never made (outcome.sent is False) gets no Run
+    Run.objects.bulk_create(
+        [
+            run
+            for (main, judges), (_, outcome) in zip(calls, items, strict=True)
+            for run in ([main] if outcome.sent else []) + judges
+        ]
+    )
+    # the Trials this worker still holds (same claim token); locked against the sweep on PostgreSQL
+    held = set(
+        Trial.objects.select_for_update()
+        .filter(pk__in=[cell.trial_id for cell, _ in items], status=TrialStatus.RUNNING)
+        .values_list("id", "attempts")
+    )
+    spent = released_cost = Decimal(0)
+    finished = failed = rate_limited = 0
+    updates: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for (cell, outcome), (run, judge_runs) in zip(items, calls, strict=True):
+        error = outcome.error
+        if outcome is UNSENT:
+            back = Trial.objects.filter(pk=cell.trial_id, status=TrialStatus.RUNNING, attempts=cell.token).update(
+                status=TrialStatus.PENDING, lease_expires_at=None, reserved_cost=Decimal(0)
+            )
+            released_cost += cell.reserved if back else 0
+            results.append("returned" if back else "lost")
+            continue
+        if error is not None and _retry(error, cell.token, cell.rate_limit_retries):
+            mine = Trial.objects.filter(pk=cell.trial_id, status=TrialStatus.RUNNING, attempts=cell.token)
+            released = mine.update(
+                status=TrialStatus.PENDING,
+                lease_expires_at=None,
+                reserved_cost=Decimal(0),
+                not_before=now + timedelta(seconds=_retry_delay(error, cell.token)),
+                error=error.message,
+            )
+            if released:
                 released_cost += cell.reserved
-                results.append(status)
-            else:
-                results.append("lost")
-        _update_trials(updates)
-        counters: dict[str, Any] = {}
-        if spent:
-            counters["cost_spent"] = F("cost_spent") + Value(spent)
-        if released_cost:
-            counters["cost_reserved"] = F("cost_reserved") - Value(released_cost)
-        if finished:
-            counters.update(finished_cells=F("finished_cells") + finished, last_progress_at=now)
-        if failed:
-            counters["failed_cells"] = F("failed_cells") + failed
-        if rate_limited:
-            counters["rate_limited"] = F("rate_limited") + rate_limited
-        if counters:
-            ABTest.objects.filter(pk=test.pk).update(**counters)
+                rate_limited += error.kind == "rate_limit" and outcome.sent
+            results.append("retry" if released else "lost")
+            continue
+        fields, status, judge_cost = _finished_fields(test, cell, outcome, run, judge_runs, now)
+        spent += run.cost + judge_cost
+        if (cell.trial_id, cell.token) in held:
+            updates.append((fields, {"id": cell.trial_id, "status": TrialStatus.RUNNING, "attempts": cell.token}))
+            finished += 1
+            failed += status == "error"
+            released_cost += cell.reserved
+            results.append(status)
+        else:
+            results.append("lost")
+    _update_trials(updates)
+    counters: dict[str, Any] = {}
+    if spent:
+        counters["cost_spent"] = F("cost_spent") + Value(spent)
+    if released_cost:
+        counters["cost_reserved"] = F("cost_reserved") - Value(released_cost)
+    if finished:
+        counters.update(finished_cells=F("finished_cells") + finished, last_progress_at=now)
+    if failed:
+        counters["failed_cells"] = F("failed_cells") + failed
+    if rate_limited:
+        counters["rate_limited"] = F("rate_limited") + rate_limited
+    if counters:
+        ABTest.objects.filter(pk=test.pk).update(**counters)
     return results
 
 
@@ -1154,6 +1220,22 @@ def _chunk_cells(test_id: int, trial_ids: list[int]) -> list[tuple[int, int, int
     )
 
 
+def _spare_cells(test_id: int, variant_ids: list[int], seen: set[int], limit: int) -> list[tuple[int, int, int]]:
+    """Cells a chunk that ran out takes over from the test's other chunks, so that no worker process
+    idles while another still has a queue: pending, due cells of these variants not in ``seen``, from
+    the end of the test's order, half of those found (the owner keeps the other half), at most ``limit``.
+    The owner, working from the other end, finds the taken ones claimed (SKIP) if it gets there; a claim
+    is atomic, so no cell runs twice."""
+    found = list(
+        Trial.objects.filter(test_id=test_id, variant_id__in=variant_ids, status=TrialStatus.PENDING)
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=timezone.now()))
+        .exclude(pk__in=seen)
+        .order_by("-row_index", "-repetition", "-variant_id")
+        .values_list("id", "variant_id", "row_index")[: 2 * limit]
+    )
+    return found[: min(limit, -(-len(found) // 2))]
+
+
 async def _call(cell: Cell) -> Outcome:
     """The cell's provider call, then its judges' calls; each holds a slot of the workspace's call cap
     (``WORKSPACE_MAX_CONCURRENT_CALLS``) while it is in flight. When no slot comes free in time the
@@ -1196,68 +1278,91 @@ def _judge_call(judge: JudgePlan, cell: Cell, output: str) -> PreparedCall:
 
 async def _run_chunk_async(test_id: int, trial_ids: list[int], concurrency: int | None) -> dict[str, int]:
     db = _DatabaseThread()
-    stats = {"ok": 0, "error": 0, "retry": 0, "lost": 0, "skipped": 0}
+    stats = {"ok": 0, "error": 0, "retry": 0, "returned": 0, "lost": 0, "skipped": 0}
     try:
         plan = await db(load_plan, test_id)
         if plan is None:
             await db(finalize, test_id)
             return stats
-        # one queue of cells per provider, worked by as many lanes as the test's concurrency (the
-        # provider's limiter may allow fewer after rate limits)
         queues: dict[str, collections.deque[tuple[int, int, int]]] = {}
         for cell in await db(_chunk_cells, test_id, trial_ids):
             queues.setdefault(plan.variants[cell[1]].variant.provider, collections.deque()).append(cell)
         limiters: dict[str, Limiter] = {}
-        stopped = asyncio.Event()
+        stopped = asyncio.Event()  # no new claims (the test stopped, or the next cell would cross the cap)
+        halted = asyncio.Event()  # the test is not running: claimed cells go back unsent
         limit = min(concurrency or plan.test.concurrency, plan.test.concurrency)
-        claims = _Batches(db, cells_claim, plan)
-        finishes = _Batches(db, cells_finish, plan)
+        steps = _Batches(db, cells_step, plan)
 
         async def run_one(trial_id: int, variant_id: int, row_index: int) -> None:
+            # The cell is claimed before it waits for a call slot and finished after it gave the slot
+            # back: the slots (the test's concurrency) bound provider calls in flight, and the database
+            # work of the cells around them overlaps with the calls instead of idling a slot.
             provider = plan.variants[variant_id].variant.provider
             limiter = limiters.setdefault(provider, Limiter(limit))
             rate_limit_retries = 0
             while not stopped.is_set():
-                delay = 0.0
+                prepared = await steps.submit((CLAIM, (trial_id, variant_id, row_index)))
+                if prepared in (STOP, CAPPED):
+                    stopped.set()
+                    if prepared == STOP:
+                        halted.set()
+                    return
+                if prepared == SKIP:
+                    stats["skipped"] += 1
+                    return
+                if prepared == LATER:
+                    await asyncio.sleep(0.05)
+                    continue
+                assert isinstance(prepared, Cell)
+                prepared.rate_limit_retries = rate_limit_retries
                 await limiter.acquire()
                 try:
-                    if stopped.is_set():
-                        return
-                    prepared = await claims.submit((trial_id, variant_id, row_index))
-                    if prepared == STOP:
-                        stopped.set()
-                        return
-                    if prepared == SKIP:
-                        stats["skipped"] += 1
-                        return
-                    if prepared == LATER:
-                        delay = 0.05
-                    else:
-                        assert isinstance(prepared, Cell)
-                        prepared.rate_limit_retries = rate_limit_retries
-                        outcome = await _call(prepared)
-                        result = await finishes.submit((prepared, outcome))
-                        stats[result] += 1
-                        if result != "retry":
-                            if result == "ok":
-                                await limiter.succeeded()
-                            return
-                        error = outcome.error
-                        assert error is not None
-                        if error.kind == "rate_limit":
-                            rate_limit_retries += 1
-                            await limiter.rate_limited(error.retry_after)
-                        delay = _retry_delay(error, 1) if error.kind != "rate_limit" else 0.0
+                    # the test stopped running while the cell waited for a slot: it goes back, unsent
+                    outcome = UNSENT if halted.is_set() else await _call(prepared)
                 finally:
                     await limiter.release()
-                if delay:
-                    await asyncio.sleep(delay)
+                error = outcome.error
+                if outcome.result is not None:
+                    await limiter.succeeded()
+                elif error is not None and error.kind == "rate_limit":
+                    rate_limit_retries += 1
+                    await limiter.rate_limited(error.retry_after)
+                result = await steps.submit((FINISH, (prepared, outcome)))
+                stats[result] += 1
+                if result != "retry":
+                    return
+                assert error is not None
+                if error.kind != "rate_limit":
+                    await asyncio.sleep(_retry_delay(error, 1))
 
-        async def lane(cells: collections.deque[tuple[int, int, int]]) -> None:
-            while cells and not stopped.is_set():
+        lanes = LANES_PER_SLOT * limit
+        seen = {cell[0] for cells in queues.values() for cell in cells}
+        refills: dict[str, asyncio.Lock] = {provider: asyncio.Lock() for provider in queues}
+        spent: set[str] = set()  # providers with no spare cells left
+
+        async def lane(provider: str) -> None:
+            cells = queues[provider]
+            while not stopped.is_set():
+                if not cells:
+                    async with refills[provider]:  # one lane asks; the others wait for its answer
+                        if not cells and not stopped.is_set() and provider not in spent:
+                            variant_ids = [
+                                v for v, vplan in plan.variants.items() if vplan.variant.provider == provider
+                            ]
+                            spare = await db(_spare_cells, test_id, variant_ids, seen, lanes)
+                            seen.update(cell[0] for cell in spare)
+                            cells.extend(spare)
+                            if not spare:
+                                spent.add(provider)
+                    if not cells:
+                        return
                 await run_one(*cells.popleft())
 
-        await asyncio.gather(*(lane(cells) for cells in queues.values() for _ in range(min(len(cells), limit))))
+        # one queue of cells per provider, LANES_PER_SLOT lanes per call slot, so that cells are claimed
+        # (or recorded) while others are in flight
+        await asyncio.gather(
+            *(lane(provider) for provider, cells in queues.items() for _ in range(min(len(cells), lanes)))
+        )
         await db(finalize, test_id)
     finally:
         db.close()
@@ -1281,7 +1386,7 @@ def run_chunk(test_id: int, trial_ids: list[int], concurrency: int | None = None
 
 def run_cells_sync(test_id: int, trial_ids: list[int] | None = None) -> dict[str, int]:
     """Run pending cells one after the other in this thread (demo seeding, scripts); no Celery."""
-    stats = {"ok": 0, "error": 0, "retry": 0, "lost": 0, "skipped": 0}
+    stats = {"ok": 0, "error": 0, "retry": 0, "returned": 0, "lost": 0, "skipped": 0}
     plan = load_plan(test_id)
     if plan is None:
         finalize(test_id)
@@ -1304,7 +1409,7 @@ def run_cells_sync(test_id: int, trial_ids: list[int] | None = None) -> dict[str
                 break
         else:
             continue
-        if prepared == STOP:
+        if prepared in (STOP, CAPPED):
             break
     finalize(test_id)
     return stats

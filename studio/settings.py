@@ -134,6 +134,8 @@ else:
         # Exchange bindings (remote control, broadcast); kombu's default is ./control in the cwd.
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        # kombu looks for new messages once a second by default: a test's chunks would wait for it
+        "polling_interval": 0.1,
     }
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -162,7 +164,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 }
 
 # --- A/B test run engine (abtests.engine) ----------------------------------------------------
-ABTEST_CHUNK_SIZE = env_int("ABTEST_CHUNK_SIZE", 200)  # most cells per Celery task
+ABTEST_CHUNK_SIZE = env_int("ABTEST_CHUNK_SIZE", 500)  # most cells per Celery task
 ABTEST_PARALLEL_CHUNKS = env_int("ABTEST_PARALLEL_CHUNKS", 2)  # chunks of one test run at once, sharing its concurrency
 ABTEST_LEASE_SECONDS = env_int("ABTEST_LEASE_SECONDS", 300)  # a claimed cell is stale after this
 ABTEST_STALL_SECONDS = env_int("ABTEST_STALL_SECONDS", 120)  # no progress this long: re-enqueue

@@ -222,7 +222,7 @@ def test_a_batch_of_claims_reserves_in_order_and_stops_at_the_cost_cap(
     results = engine.cells_claim(plan, specs)
     assert results[0] == engine.SKIP
     assert all(isinstance(r, engine.Cell) for r in results[1:4])
-    assert results[4:] == [engine.STOP, engine.STOP]
+    assert results[4:] == [engine.CAPPED, engine.CAPPED]
     test.refresh_from_db()
     assert test.status == Status.STOPPED_COST_CAP and "cost cap" in test.reason
     assert test.cost_reserved == sum(r.reserved for r in results[1:4])  # type: ignore[union-attr]
