@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connections
 
 from abtests import engine
 from abtests.models import TestStatus as Status
@@ -132,10 +133,11 @@ def test_cost_cap_stops_before_it_is_crossed(
         cost_cap=Decimal("0.00020"),
     )
     start(test, django_capture_on_commit_callbacks)
-    engine.run_chunk(test.pk, trial_ids(test))
+    stats = engine.run_chunk(test.pk, trial_ids(test))
     test.refresh_from_db()
     spent = sum(Trial.objects.filter(test=test).values_list("cost", flat=True))
     assert test.status == Status.STOPPED_COST_CAP
+    assert stats["returned"] == 0  # the cells claimed within the cap were called, not given back
     assert 0 < spent <= Decimal("0.00020")
     assert test.cost_spent <= test.cost_cap
     assert Trial.objects.filter(test=test, status=TrialStatus.SKIPPED).exists()
@@ -286,3 +288,130 @@ def test_cells_wait_for_the_workspace_call_cap(
     assert providers_on_fake.request_count == 8 and providers_on_fake.max_in_flight == 1  # one at a time
     assert Run.objects.filter(source="abtest", workspace=team.workspace).count() == 8  # no Run for a wait
     assert in_flight(team.workspace.pk) == 0  # every slot given back
+
+
+def test_the_call_slots_alone_bound_the_calls_in_flight(
+    team: Any, django_capture_on_commit_callbacks: Any, providers_on_fake: Any
+) -> None:
+    providers_on_fake.latency_ms = 40
+    credential = add_credential(team.workspace, "openai")
+    test = make_test(
+        team.workspace,
+        rows=10,
+        variants=2,
+        provider="openai",
+        model="gpt-4o-mini",
+        credential=credential,
+        concurrency=3,
+    )
+    start(test, django_capture_on_commit_callbacks)
+    stats = engine.run_chunk(test.pk, trial_ids(test))
+    test.refresh_from_db()
+    assert test.status == Status.COMPLETED and stats["ok"] == 20
+    # LANES_PER_SLOT x 3 lanes claim cells ahead, but only the 3 slots' cells are ever in flight
+    assert engine.LANES_PER_SLOT > 1
+    assert providers_on_fake.request_count == 20 and providers_on_fake.max_in_flight == 3
+
+
+def test_a_chunk_that_runs_out_takes_over_the_spare_cells_of_the_others(
+    team: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    test = make_test(team.workspace, rows=10, variants=2)
+    start(test, django_capture_on_commit_callbacks)
+    ordered = list(Trial.objects.filter(test=test).order_by("row_index", "repetition", "variant_id"))
+    first, second = [t.pk for t in ordered[:10]], [t.pk for t in ordered[10:]]
+    # half of what the other chunks have pending, from the end of the test's order, at most the limit
+    spare = engine._spare_cells(test.pk, [t.variant_id for t in ordered[:2]], set(first), 50)
+    assert [cell[0] for cell in spare] == [t.pk for t in reversed(ordered[15:])]
+    assert len(engine._spare_cells(test.pk, [t.variant_id for t in ordered[:2]], set(first), 2)) == 2
+    # the second chunk's message is slow to come: the first one runs its cells, then takes over the rest
+    stats = engine.run_chunk(test.pk, first)
+    test.refresh_from_db()
+    assert stats["ok"] == 20 and test.status == Status.COMPLETED
+    assert Run.objects.filter(source="abtest", workspace=team.workspace).count() == 20
+    assert set(Trial.objects.filter(test=test).values_list("status", "attempts")) == {(TrialStatus.OK, 1)}
+    late = engine.run_chunk(test.pk, second)  # it finds nothing left to do and calls nothing again
+    assert late["ok"] == 0 and Run.objects.filter(source="abtest", workspace=team.workspace).count() == 20
+
+
+def test_one_step_finishes_before_it_claims(
+    team: Any, django_capture_on_commit_callbacks: Any, providers_on_fake: Any
+) -> None:
+    credential = add_credential(team.workspace, "openai")
+    test = make_test(
+        team.workspace,
+        rows=1,
+        variants=2,
+        provider="openai",
+        model="gpt-4o-mini",
+        credential=credential,
+        params={"max_tokens": 40},
+    )
+    start(test, django_capture_on_commit_callbacks)
+    plan = engine.load_plan(test.pk)
+    assert plan is not None
+    specs = list(Trial.objects.filter(test=test).order_by("variant_id").values_list("id", "variant_id", "row_index"))
+    cell = engine.cells_claim(plan, specs[:1])[0]
+    assert isinstance(cell, engine.Cell)
+    outcome = asyncio.run(engine._call_closing(cell))
+    cost = engine._finish_runs(plan, [(cell, outcome)])[0][0].cost
+    second = engine._ready(plan, *specs[1])
+    assert second is not None and 0 < cost < cell.reserved
+    # room for the second cell once the first one's reservation gives way to its (smaller) real cost
+    plan.test.cost_cap = cost + second.reserved
+    test.cost_cap = plan.test.cost_cap
+    test.save(update_fields=["cost_cap"])
+    results = engine.cells_step(plan, [(engine.CLAIM, specs[1]), (engine.FINISH, (cell, outcome))])
+    assert isinstance(results[0], engine.Cell) and results[1] == "ok"
+    test.refresh_from_db()
+    assert test.status == Status.RUNNING and test.cost_spent == cost and test.cost_reserved == second.reserved
+    assert dict(Trial.objects.filter(test=test).values_list("id", "status")) == {
+        specs[0][0]: TrialStatus.OK,
+        specs[1][0]: TrialStatus.RUNNING,
+    }
+
+
+def test_cells_claimed_ahead_go_back_unsent_when_the_test_is_cancelled(
+    team: Any, django_capture_on_commit_callbacks: Any, providers_on_fake: Any
+) -> None:
+    import threading
+    import time
+
+    providers_on_fake.latency_ms = 300
+    credential = add_credential(team.workspace, "openai")
+    test = make_test(
+        team.workspace,
+        rows=10,
+        variants=2,
+        provider="openai",
+        model="gpt-4o-mini",
+        credential=credential,
+        concurrency=2,
+    )
+    start(test, django_capture_on_commit_callbacks)
+    stats: dict[str, int] = {}
+    ids = trial_ids(test)
+
+    def run() -> None:
+        try:
+            stats.update(engine.run_chunk(test.pk, ids))
+        finally:
+            connections.close_all()  # this thread's own connection, if it opened one
+
+    chunk = threading.Thread(target=run)
+    chunk.start()
+    deadline = time.monotonic() + 30
+    while providers_on_fake.request_count < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    abtest_cancel(test=test)
+    chunk.join(timeout=30)
+    assert not chunk.is_alive()
+    test.refresh_from_db()
+    assert test.status == Status.CANCELLED and test.cost_reserved == 0
+    # the cells that were claimed and waiting for one of the 2 slots went back unsent, then were skipped
+    assert stats["returned"] >= 1
+    assert not Trial.objects.filter(test=test, status__in=[TrialStatus.RUNNING, TrialStatus.PENDING]).exists()
+    skipped = Trial.objects.filter(test=test, status=TrialStatus.SKIPPED)
+    assert skipped.count() >= stats["returned"] and not skipped.filter(run__isnull=False).exists()
+    # a Run for every call made and none for a cell not sent
+    assert Run.objects.filter(source="abtest", workspace=team.workspace).count() == providers_on_fake.request_count
