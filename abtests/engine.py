@@ -625,6 +625,31 @@ def _claims_take(plan: Plan, results: list[Cell | str], ready: list[tuple[int, _
                 results[position] = LATER
 
 
+def trials_create(test: ABTest, cells: list[tuple[int, int, int]]) -> None:
+    """Insert a new Trial per cell (variant id, row index, repetition), pending, with the model's defaults:
+    one parametrised INSERT run with ``executemany``. Every row but the cell's three values is the same,
+    so it is prepared once; ``bulk_create`` prepared each of the ~20 fields of every row (a third of a
+    second for 10,000 cells)."""
+    connection = connections[Trial.objects.db]
+    quote = connection.ops.quote_name
+    fields = [f for f in Trial._meta.concrete_fields if not f.primary_key]
+    template = Trial(test=test, variant_id=cells[0][0] if cells else None, row_index=0, repetition=0)
+    row = [f.get_db_prep_save(f.pre_save(template, True), connection) for f in fields]
+    varying = [fields.index(Trial._meta.get_field(name)) for name in ("variant", "row_index", "repetition")]
+    sql = (
+        f"INSERT INTO {quote(Trial._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+    params = []
+    for cell in cells:
+        values = list(row)
+        for position, value in zip(varying, cell, strict=True):
+            values[position] = value
+        params.append(values)
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
 def _update_trials(updates: list[tuple[dict[str, Any], dict[str, Any]]], *, bump_attempts: bool = False) -> None:
     """Many Trial UPDATEs, each (fields to set, fields the row must still have): one parametrised
     statement per shape, run with ``executemany``. Compiling an ORM update per Trial cost more CPU than

@@ -685,14 +685,14 @@ def abtest_start(*, test: ABTest, user: User | None = None, enqueue: bool = True
             raise TestError(TOO_MANY_CELLS.format(cells=cells, limit=_max_cells()), field="variants")
         engine.resolve_variants(test, variants)  # labels -> versions (saved), refuses unknown labels
         engine.check_startable(test, variants, snapshot)  # render every row, prepare every target
-        Trial.objects.bulk_create(
+        engine.trials_create(
+            test,
             [
-                Trial(test=test, variant=variant, row_index=row, repetition=rep)
+                (variant.pk, row, rep)
                 for row in range(snapshot.row_count)
                 for rep in range(test.repetitions)
                 for variant in variants
             ],
-            batch_size=1000,
         )
         test.snapshot = snapshot
         test.status = TestStatus.QUEUED

@@ -415,3 +415,16 @@ def test_cells_claimed_ahead_go_back_unsent_when_the_test_is_cancelled(
     assert skipped.count() >= stats["returned"] and not skipped.filter(run__isnull=False).exists()
     # a Run for every call made and none for a cell not sent
     assert Run.objects.filter(source="abtest", workspace=team.workspace).count() == providers_on_fake.request_count
+
+
+def test_started_trials_have_the_models_defaults(team: Any, django_capture_on_commit_callbacks: Any) -> None:
+    test = make_test(team.workspace, rows=3, variants=2, repetitions=2)
+    start(test, django_capture_on_commit_callbacks)
+    trials = list(Trial.objects.filter(test=test).order_by("row_index", "repetition", "variant_id"))
+    variants = sorted(test.variants.values_list("id", flat=True))
+    cells = [(v, row, rep) for row in range(3) for rep in range(2) for v in variants]
+    assert [(t.variant_id, t.row_index, t.repetition) for t in trials] == cells  # one per cell, no more
+    fresh = Trial(test=test, variant_id=variants[0], row_index=0, repetition=0)
+    for field in Trial._meta.concrete_fields:
+        if field.name not in ("id", "variant", "row_index", "repetition"):
+            assert all(getattr(t, field.attname) == getattr(fresh, field.attname) for t in trials), field.name
