@@ -58,7 +58,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -505,6 +505,27 @@ def cells_claim(plan: Plan, specs: list[tuple[int, int, int]]) -> list[Cell | st
 CLAIM, FINISH = "claim", "finish"
 
 
+@contextlib.contextmanager
+def _write_turn() -> Iterator[None]:
+    """On SQLite, the engine's writers (the chunks of every worker process) take turns through an OS
+    file lock beside the database. SQLite lets one writer in at a time and makes the others poll with
+    sleeps that grow to 100 ms, so a chunk could starve for a few hundred ms behind another process's
+    chunk; the file lock queues them instead and wakes the next one as soon as it is free."""
+    import fcntl
+
+    connection = connections[Trial.objects.db]
+    name = str(connection.settings_dict["NAME"])
+    if connection.vendor != "sqlite" or connection.is_in_memory_db() or not name:
+        yield
+        return
+    with open(f"{name}.engine-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def cells_step(plan: Plan, items: list[tuple[str, Any]]) -> list[Any]:
     """A batch of finishes (``(FINISH, (cell, outcome))``, see ``cells_finish``) and claims (``(CLAIM,
     spec)``, see ``cells_claim``) in one transaction: one wait for the write lock and one commit for
@@ -517,7 +538,7 @@ def cells_step(plan: Plan, items: list[tuple[str, Any]]) -> list[Any]:
     claimed, ready = _claims_ready(plan, [items[index][1] for index in claiming])
     finished: list[str] = []
     if finish_items or ready:
-        with transaction.atomic():
+        with _write_turn(), transaction.atomic():
             if finish_items:
                 finished = _finish_take(plan, finish_items, runs)
             if ready:

@@ -428,3 +428,27 @@ def test_started_trials_have_the_models_defaults(team: Any, django_capture_on_co
     for field in Trial._meta.concrete_fields:
         if field.name not in ("id", "variant", "row_index", "repetition"):
             assert all(getattr(t, field.attname) == getattr(fresh, field.attname) for t in trials), field.name
+
+
+def test_engine_writers_take_turns_on_sqlite() -> None:
+    import fcntl
+    import threading
+
+    connection = connections[Trial.objects.db]
+    if connection.vendor != "sqlite" or connection.is_in_memory_db():
+        pytest.skip("the write turn is a file lock beside a SQLite database file")
+    order: list[str] = []
+    with open(f"{connection.settings_dict['NAME']}.engine-lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another process's chunk is writing
+
+        def write() -> None:
+            with engine._write_turn():
+                order.append("waiting writer")
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join(timeout=0.3)
+        order.append("holder done")
+        fcntl.flock(held, fcntl.LOCK_UN)
+    writer.join(timeout=10)
+    assert order == ["holder done", "waiting writer"]
