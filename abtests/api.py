@@ -27,7 +27,7 @@ from abtests import selectors, services
 from abtests.models import COLUMN_TYPES, ABTest, Dataset, DatasetRow, Review, ReviewChoice, Trial, TrialStatus, Variant
 from accounts.models import Role
 from prompts.content import VARIABLE_NAME_RE
-from studio.api import Pagination, StrictCharField
+from studio.api import DecimalInput, Pagination, StrictCharField
 from studio.openapi import conflict
 from studio.permissions import membership_for
 from studio.throttling import WriteScopedRateThrottle
@@ -318,7 +318,7 @@ class TestOutput(serializers.ModelSerializer[ABTest]):
     snapshot = serializers.IntegerField(source="snapshot_id", allow_null=True)
     control = serializers.CharField(source="control.name", allow_null=True, default=None)
     created_by = serializers.EmailField(source="created_by.email", allow_null=True, default=None)
-    cost_cap = serializers.DecimalField(max_digits=12, decimal_places=6, allow_null=True)
+    cost_cap = DecimalInput(max_digits=12, decimal_places=6, allow_null=True)
     cost_spent = serializers.DecimalField(max_digits=16, decimal_places=8)
 
     class Meta:
@@ -437,7 +437,7 @@ class TestListView(APIView):
         concurrency = serializers.IntegerField(
             required=False, default=8, min_value=1, max_value=services.MAX_CONCURRENCY
         )
-        cost_cap = serializers.DecimalField(max_digits=12, decimal_places=6, required=False, allow_null=True)
+        cost_cap = DecimalInput(max_digits=12, decimal_places=6, required=False, allow_null=True)
 
     @extend_schema(
         operation_id="tests_list",
@@ -480,7 +480,7 @@ class TestDetailView(APIView):
         evaluators = serializers.ListField(child=serializers.DictField(), required=False)
         pass_threshold = serializers.FloatField(required=False, min_value=0, max_value=1)
         concurrency = serializers.IntegerField(required=False, min_value=1, max_value=services.MAX_CONCURRENCY)
-        cost_cap = serializers.DecimalField(max_digits=12, decimal_places=6, required=False, allow_null=True)
+        cost_cap = DecimalInput(max_digits=12, decimal_places=6, required=False, allow_null=True)
 
     @extend_schema(operation_id="tests_retrieve", responses=TestDetailOutput)
     def get(self, request: Request, test_id: int) -> Response:

@@ -9,18 +9,18 @@ from abtests import api
 dataset_urlpatterns = [
     path("", api.DatasetListView.as_view(), name="dataset-list"),
     path("import/", api.DatasetImportView.as_view(), name="dataset-import"),
-    path("<int:dataset_id>/", api.DatasetDetailView.as_view(), name="dataset-detail"),
-    path("<int:dataset_id>/rows/", api.DatasetRowListView.as_view(), name="dataset-rows"),
-    path("<int:dataset_id>/rows/<int:row_id>/", api.DatasetRowDetailView.as_view(), name="dataset-row-detail"),
+    path("<id:dataset_id>/", api.DatasetDetailView.as_view(), name="dataset-detail"),
+    path("<id:dataset_id>/rows/", api.DatasetRowListView.as_view(), name="dataset-rows"),
+    path("<id:dataset_id>/rows/<id:row_id>/", api.DatasetRowDetailView.as_view(), name="dataset-row-detail"),
 ]
 
 test_urlpatterns = [
     path("", api.TestListView.as_view(), name="test-list"),
-    path("<int:test_id>/", api.TestDetailView.as_view(), name="test-detail"),
-    path("<int:test_id>/estimate/", api.TestEstimateView.as_view(), name="test-estimate"),
-    path("<int:test_id>/start/", api.TestStartView.as_view(), name="test-start"),
-    path("<int:test_id>/cancel/", api.TestCancelView.as_view(), name="test-cancel"),
-    path("<int:test_id>/results/", api.TestResultsView.as_view(), name="test-results"),
-    path("<int:test_id>/trials/", api.TestTrialListView.as_view(), name="test-trials"),
-    path("<int:test_id>/reviews/", api.TestReviewListView.as_view(), name="test-reviews"),
+    path("<id:test_id>/", api.TestDetailView.as_view(), name="test-detail"),
+    path("<id:test_id>/estimate/", api.TestEstimateView.as_view(), name="test-estimate"),
+    path("<id:test_id>/start/", api.TestStartView.as_view(), name="test-start"),
+    path("<id:test_id>/cancel/", api.TestCancelView.as_view(), name="test-cancel"),
+    path("<id:test_id>/results/", api.TestResultsView.as_view(), name="test-results"),
+    path("<id:test_id>/trials/", api.TestTrialListView.as_view(), name="test-trials"),
+    path("<id:test_id>/reviews/", api.TestReviewListView.as_view(), name="test-reviews"),
 ]

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 
 from abtests.models import ABTest, Dataset, DatasetRow, DatasetSnapshot, Review, Trial, Variant
 from accounts.models import Role
+from studio.ids import parse_id
 from studio.permissions import get_object_for_user, membership_for, scope
 
 
@@ -91,10 +92,8 @@ def trial_list(*, test: ABTest, variant: Any = None, status: str = "", passed: A
     """A test's trials (filter by variant id, status, passed), in cell order, variant joined."""
     trials = Trial.objects.filter(test=test).select_related("variant")
     if variant not in (None, ""):
-        try:
-            trials = trials.filter(variant_id=int(variant))
-        except (TypeError, ValueError):
-            trials = trials.none()
+        variant_id = parse_id(variant)
+        trials = trials.none() if variant_id is None else trials.filter(variant_id=variant_id)
     if status:
         trials = trials.filter(status=status)
     if passed not in (None, ""):

@@ -14,7 +14,11 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+from rest_framework_simplejwt.serializers import (
+    TokenObtainPairSerializer,
+    TokenRefreshSerializer,
+    TokenVerifySerializer,
+)
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
@@ -63,14 +67,24 @@ class ThrottledTokenObtainView(TokenObtainPairView):
         return Response(serializer.validated_data, status=status.HTTP_200_OK)
 
 
+class TokenRefreshInput(TokenRefreshSerializer):
+    refresh = StrictCharField()  # its schema says what DRF refuses: NUL characters, blank
+
+
+class TokenVerifyInput(TokenVerifySerializer):
+    token = StrictCharField(write_only=True)
+
+
 class ThrottledTokenRefreshView(TokenRefreshView):
     """Refresh -> new access + new refresh; the old refresh is blacklisted."""
 
+    serializer_class = TokenRefreshInput
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
 
 
 class ThrottledTokenVerifyView(TokenVerifyView):
+    serializer_class = TokenVerifyInput
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
 

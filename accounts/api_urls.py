@@ -15,8 +15,8 @@ auth_urlpatterns = [
 
 workspace_urlpatterns = [
     path("", api.WorkspaceListView.as_view(), name="workspace-list"),
-    path("<int:workspace_id>/", api.WorkspaceDetailView.as_view(), name="workspace-detail"),
-    path("<int:workspace_id>/members/", api.MemberListView.as_view(), name="member-list"),
-    path("<int:workspace_id>/members/<int:user_id>/", api.MemberDetailView.as_view(), name="member-detail"),
-    path("<int:workspace_id>/transfer/", api.TransferOwnershipView.as_view(), name="workspace-transfer"),
+    path("<id:workspace_id>/", api.WorkspaceDetailView.as_view(), name="workspace-detail"),
+    path("<id:workspace_id>/members/", api.MemberListView.as_view(), name="member-list"),
+    path("<id:workspace_id>/members/<id:user_id>/", api.MemberDetailView.as_view(), name="member-detail"),
+    path("<id:workspace_id>/transfer/", api.TransferOwnershipView.as_view(), name="workspace-transfer"),
 ]

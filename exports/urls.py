@@ -13,5 +13,5 @@ urlpatterns = [
     path("download/", views.download, name="download"),
     path("workspace/", views.workspace_archive, name="workspace"),
     path("import/", views.import_page, name="import"),
-    path("snippet/<int:prompt_id>/", views.snippet, name="snippet"),
+    path("snippet/<id:prompt_id>/", views.snippet, name="snippet"),
 ]

@@ -32,7 +32,7 @@ from prompts import selectors, services
 from prompts.models import LABEL_NAME_RE, Asset, AssetKind, Label, Prompt, PromptVersion
 from prompts.services import SLUG_INPUT_PATTERN, SLUG_INVALID, SLUG_RE, SLUG_TAKEN
 from studio.api import Pagination, StrictCharField
-from studio.openapi import conflict
+from studio.openapi import conflict, request_rule
 from studio.permissions import get_object_for_user, membership_for
 from studio.throttling import WriteScopedRateThrottle
 
@@ -44,7 +44,7 @@ NO_THUMBNAIL = "This asset has no thumbnail."
 BAD_BOOLEAN = "archived must be true, false or all."
 BAD_SORT = f"sort must be one of {', '.join(selectors.SORTS)}."
 # What _archived_param takes (any case, surrounding spaces ignored); the schema lists the plain spellings.
-ARCHIVED_VALUES = ["false", "true", "all", "any", "0", "1", "no", "yes"]
+ARCHIVED_VALUES = ["false", "true", "all", "any", "0", "1", "no", "yes", ""]  # "" (archived=): the default
 SLUG_VALIDATOR = RegexValidator(SLUG_INPUT_PATTERN, SLUG_INVALID)
 LABEL_PARAMETER = OpenApiParameter(
     "label", str, OpenApiParameter.PATH, pattern=LABEL_NAME_RE.pattern, description="A label name, e.g. production."
@@ -455,6 +455,22 @@ class ResolveView(APIView):
                 return HttpResponse(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
         version = selectors.version_get(prompt=version.prompt, number=version.number)
         return Response(ResolveOutput(version).data, headers=headers)
+
+
+# ONE_SELECTOR in the schema: no two of label (unless blank: it is trimmed), version and content
+_GIVEN_LABEL = {"required": ["label"], "properties": {"label": {"pattern": r"\S"}}}
+request_rule(
+    "RenderInputRequest",
+    **{
+        "not": {
+            "anyOf": [
+                {"required": ["version", "content"]},
+                {"allOf": [_GIVEN_LABEL, {"required": ["version"]}]},
+                {"allOf": [_GIVEN_LABEL, {"required": ["content"]}]},
+            ]
+        }
+    },
+)
 
 
 class RenderView(APIView):

@@ -9,15 +9,15 @@ from prompts import api
 urlpatterns = [
     path("", api.PromptListView.as_view(), name="prompt-list"),
     path("resolve/", api.ResolveView.as_view(), name="prompt-resolve"),
-    path("<int:prompt_id>/", api.PromptDetailView.as_view(), name="prompt-detail"),
-    path("<int:prompt_id>/duplicate/", api.PromptDuplicateView.as_view(), name="prompt-duplicate"),
-    path("<int:prompt_id>/versions/", api.VersionListView.as_view(), name="version-list"),
-    path("<int:prompt_id>/versions/<int:number>/", api.VersionDetailView.as_view(), name="version-detail"),
-    path("<int:prompt_id>/versions/<int:number>/restore/", api.VersionRestoreView.as_view(), name="version-restore"),
-    path("<int:prompt_id>/diff/", api.DiffView.as_view(), name="prompt-diff"),
-    path("<int:prompt_id>/labels/", api.LabelListView.as_view(), name="label-list"),
-    path("<int:prompt_id>/labels/<str:label>/", api.LabelDetailView.as_view(), name="label-detail"),
-    path("<int:prompt_id>/render/", api.RenderView.as_view(), name="prompt-render"),
+    path("<id:prompt_id>/", api.PromptDetailView.as_view(), name="prompt-detail"),
+    path("<id:prompt_id>/duplicate/", api.PromptDuplicateView.as_view(), name="prompt-duplicate"),
+    path("<id:prompt_id>/versions/", api.VersionListView.as_view(), name="version-list"),
+    path("<id:prompt_id>/versions/<id:number>/", api.VersionDetailView.as_view(), name="version-detail"),
+    path("<id:prompt_id>/versions/<id:number>/restore/", api.VersionRestoreView.as_view(), name="version-restore"),
+    path("<id:prompt_id>/diff/", api.DiffView.as_view(), name="prompt-diff"),
+    path("<id:prompt_id>/labels/", api.LabelListView.as_view(), name="label-list"),
+    path("<id:prompt_id>/labels/<str:label>/", api.LabelDetailView.as_view(), name="label-detail"),
+    path("<id:prompt_id>/render/", api.RenderView.as_view(), name="prompt-render"),
 ]
 
 asset_urlpatterns = [

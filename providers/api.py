@@ -23,7 +23,7 @@ from providers.models import ModelInfo, Provider, ProviderCredential, Run, RunSo
 from providers.quota import CallQuotaExceeded
 from providers.serializers import CredentialOutputSerializer, ModelOutputSerializer, RunOutputSerializer
 from studio.api import DecimalInput, Pagination, StrictCharField
-from studio.openapi import conflict
+from studio.openapi import conflict, request_rule
 from studio.permissions import get_object_for_user, membership_for, workspace_ids_for
 from studio.throttling import WriteScopedRateThrottle
 
@@ -187,6 +187,22 @@ class RunDetailView(APIView):
     def get(self, request: Request, pk: int) -> Response:
         run = get_object_for_user(Run.objects.select_related("prompt_version"), request.user, pk=pk)
         return Response(RunOutputSerializer(run).data)
+
+
+# what the service refuses beyond each field's own rules: the echo provider (nothing to store a key
+# for), and a blank api_key for every provider but openai_compatible
+request_rule(
+    "CredentialInputRequest",
+    allOf=[
+        {"not": {"required": ["provider"], "properties": {"provider": {"const": "echo"}}}},
+        {
+            "anyOf": [
+                {"required": ["provider"], "properties": {"provider": {"const": "openai_compatible"}}},
+                {"required": ["api_key"], "properties": {"api_key": {"pattern": r"\S"}}},
+            ]
+        },
+    ],
+)
 
 
 class CredentialInput(serializers.Serializer[Any]):

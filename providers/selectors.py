@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from providers.models import ModelInfo, ProviderCredential, Run
+from studio.ids import parse_id
 
 BAD_DATE = "{name} must be a date (YYYY-MM-DD) or a date-time (ISO 8601)."
 BAD_ID = "{name} must be a number."
@@ -37,10 +38,10 @@ def run_list(*, workspace_ids: list[int], filters: dict[str, Any] | None = None)
     for name in ("workspace", "prompt", "prompt_version"):
         value = filters.get(name)
         if value not in (None, ""):
-            try:
-                qs = qs.filter(**{f"{name}_id": int(value)})
-            except (TypeError, ValueError):
-                raise ValidationError({name: [BAD_ID.format(name=name)]}) from None
+            number = parse_id(value)
+            if number is None:
+                raise ValidationError({name: [BAD_ID.format(name=name)]})
+            qs = qs.filter(**{f"{name}_id": number})
     for name in ("model", "provider", "status", "source"):
         value = filters.get(name)
         if value:

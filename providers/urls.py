@@ -15,9 +15,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("playground/upload/", views.playground_upload, name="playground-upload"),
     path("playground/save/", views.playground_save, name="playground-save"),
     path("credentials/", views.credentials, name="credentials"),
-    path("credentials/<int:pk>/replace/", views.credential_replace, name="credential-replace"),
-    path("credentials/<int:pk>/delete/", views.credential_delete, name="credential-delete"),
-    path("credentials/<int:pk>/test/", views.credential_test, name="credential-test"),
+    path("credentials/<id:pk>/replace/", views.credential_replace, name="credential-replace"),
+    path("credentials/<id:pk>/delete/", views.credential_delete, name="credential-delete"),
+    path("credentials/<id:pk>/test/", views.credential_test, name="credential-test"),
     path("models/", views.models_page, name="models"),
-    path("models/<int:pk>/delete/", views.custom_model_delete, name="model-delete"),
+    path("models/<id:pk>/delete/", views.custom_model_delete, name="model-delete"),
 ]

@@ -58,8 +58,9 @@ class DecimalInput(serializers.DecimalField):
         whole, places = (self.max_digits or 30) - (self.decimal_places or 0), self.decimal_places or 0
         number = rf"0*\d{{1,{whole}}}(?:\.\d{{0,{places}}})?|0*\.\d{{1,{places}}}" if places else rf"0*\d{{1,{whole}}}"
         if self.min_value is not None and self.min_value >= 0:
-            # "-0" is zero, so it passes a minimum of 0.
-            return rf"^\s*(?:\+?(?:{number})|-(?:0+(?:\.0*)?|\.0+))\s*$"
+            # "-0" is zero, so it passes a minimum of 0 (with no more zeros after the point than places).
+            zeros = rf"0+(?:\.0{{0,{places}}})?|\.0{{1,{places}}}" if places else r"0+"
+            return rf"^\s*(?:\+?(?:{number})|-(?:{zeros}))\s*$"
         return rf"^\s*[+-]?(?:{number})\s*$"
 
 

@@ -36,6 +36,24 @@ ERROR_RESPONSES = {
 }
 
 
+# Rules across a request body's fields that a serializer can't state (component name -> JSON Schema
+# keywords merged into the component), registered beside the view that enforces them.
+REQUEST_RULES: dict[str, dict[str, Any]] = {}
+
+
+def request_rule(component: str, **keywords: Any) -> None:
+    """Document a rule across fields of the request component ``component`` (e.g. ``not=...``)."""
+    REQUEST_RULES[component] = keywords
+
+
+def add_request_rules(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    schemas = result.get("components", {}).get("schemas", {})
+    for component, keywords in REQUEST_RULES.items():
+        if component in schemas:
+            schemas[component].update(keywords)
+    return result
+
+
 def conflict(description: str) -> dict[int, OpenApiResponse]:
     """``responses`` entry for an operation a ``studio.exceptions.Conflict`` refuses (409, the Error body)."""
     return {409: OpenApiResponse(description=description)}

@@ -224,6 +224,7 @@ SIMPLE_JWT = {
     "USER_ID_CLAIM": "user_id",
 }
 SPECTACULAR_SETTINGS = {
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}},
     "TITLE": "Multimodal Prompt Studio API",
     "DESCRIPTION": "Prompts, versions, templates, providers, A/B tests, analytics and exports.",
     "VERSION": "1.0.0",
@@ -236,6 +237,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "studio.openapi.add_error_responses",
+        "studio.openapi.add_request_rules",
     ],
 }
 

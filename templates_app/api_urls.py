@@ -10,6 +10,6 @@ urlpatterns = [
     path("", api.TemplateListView.as_view(), name="template-list"),
     path("categories/", api.CategoryListView.as_view(), name="template-categories"),
     path("from-version/", api.TemplateFromVersionView.as_view(), name="template-from-version"),
-    path("<int:template_id>/", api.TemplateDetailView.as_view(), name="template-detail"),
-    path("<int:template_id>/instantiate/", api.TemplateInstantiateView.as_view(), name="template-instantiate"),
+    path("<id:template_id>/", api.TemplateDetailView.as_view(), name="template-detail"),
+    path("<id:template_id>/instantiate/", api.TemplateInstantiateView.as_view(), name="template-instantiate"),
 ]

@@ -8,8 +8,8 @@ app_name = "templates_app"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.gallery, name="gallery"),
-    path("<int:template_id>/", views.detail, name="detail"),
-    path("<int:template_id>/use/", views.use, name="use"),
-    path("<int:template_id>/delete/", views.delete, name="delete"),
-    path("from-version/<int:version_id>/", views.from_version, name="from-version"),
+    path("<id:template_id>/", views.detail, name="detail"),
+    path("<id:template_id>/use/", views.use, name="use"),
+    path("<id:template_id>/delete/", views.delete, name="delete"),
+    path("from-version/<id:version_id>/", views.from_version, name="from-version"),
 ]

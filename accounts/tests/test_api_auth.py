@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -194,3 +195,18 @@ def test_openapi_schema_and_docs_are_served_offline(api: Any, user: User) -> Non
     html = docs.content.decode()
     assert "swagger" in html.lower()
     assert "cdn" not in html.lower() and "unpkg" not in html.lower() and "jsdelivr" not in html.lower()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["token-refresh", "token-verify"])
+def test_token_refresh_and_verify_document_that_nul_and_blank_are_refused(client: Any, name: str) -> None:
+    field = "refresh" if name == "token-refresh" else "token"
+    schema = client.get("/api/schema/?format=json").json()
+    body = schema["paths"][reverse(f"api:{name}")]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    component = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+    pattern = component["properties"][field]["pattern"]
+    for value, documented in [("a.b.c", True), ("a\x00b", False), ("   ", False)]:
+        assert bool(re.match(pattern, value)) is documented, value
+        response = client.post(reverse(f"api:{name}"), {field: value}, content_type="application/json")
+        # a documented value gets past validation (to "token invalid": 401); the others are a 400
+        assert response.status_code == (401 if documented else 400), (value, response.content)

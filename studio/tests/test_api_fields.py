@@ -48,7 +48,10 @@ def test_strict_char_field_pattern_agrees_with_its_validation(kwargs: dict[str, 
 def test_decimal_input_pattern_agrees_with_its_validation() -> None:
     field = DecimalInput(max_digits=12, decimal_places=6, min_value=Decimal(0))
     pattern = field.schema_pattern()
-    for value in ["0", "1.5", " 2 ", "+3", "-0", "-1", "", ".", "-", "1234567", "0001234.5", "1.1234567", ".5", "5."]:
+    for value in [
+        *["0", "1.5", " 2 ", "+3", "-0", "-1", "", ".", "-", "1234567", "0001234.5", "1.1234567", ".5", "5."],
+        *["-.000000", "-.0000000", "-0.0000000", "-000.000000"],  # negative zero, within and past 6 places
+    ]:
         try:
             field.run_validation(value)
             accepted = True
@@ -79,3 +82,25 @@ def test_a_malformed_page_size_is_a_400(api: Any, user: Any, page_size: str) -> 
 def test_a_page_size_above_the_maximum_is_capped(api: Any, user: Any) -> None:
     response = api(user).get(reverse("api:prompt-list"), {"page_size": "5000"})
     assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_id_filter_beyond_the_ids_range_matches_nothing_instead_of_failing(api: Any, team: Any) -> None:
+    from abtests.tests.factories import make_test
+
+    user, workspace = team.owner, team.workspace
+    test = make_test(workspace, rows=1)
+    huge = str(2**80)
+    trials = api(user).get(reverse("api:test-trials", args=[test.pk]), {"variant": huge})
+    assert trials.status_code == 200 and trials.json()["count"] == 0
+    runs = api(user).get(reverse("api:testing-runs"), {"workspace": workspace.pk, "prompt": huge})
+    assert runs.status_code == 200 and runs.json()["count"] == 0
+
+
+@pytest.mark.django_db
+def test_an_id_in_the_path_beyond_the_ids_range_is_a_404(api: Any, team: Any) -> None:
+    huge = 2**70
+    for path in (f"/api/prompts/{huge}/", f"/api/workspaces/{team.workspace.pk}/members/{huge}/"):
+        response = api(team.owner).get(path)
+        assert response.status_code == 404, (path, response.status_code)
+    assert api(team.owner).delete(f"/api/workspaces/{team.workspace.pk}/members/{huge}/").status_code == 404

@@ -68,7 +68,7 @@ PASSWORD = "matrix-password-1"
 @dataclass(frozen=True)
 class Endpoint:
     name: str
-    route: str  # "/api/prompts/<int:prompt_id>/"
+    route: str  # "/api/prompts/<id:prompt_id>/"
     methods: tuple[str, ...]  # upper-case; empty when the view does not declare them
     kwargs: tuple[str, ...]
     view: str  # dotted path, for messages

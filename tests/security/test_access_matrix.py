@@ -220,14 +220,14 @@ def test_every_rule_matches_an_endpoint_and_its_methods() -> None:
 def test_a_url_without_a_rule_is_reported_with_its_route() -> None:
     endpoint = Endpoint(
         name="accounts:member-role",
-        route="/accounts/workspaces/<int:workspace_id>/members/<int:user_id>/role/",
+        route="/accounts/workspaces/<id:workspace_id>/members/<id:user_id>/role/",
         methods=("POST",),
         kwargs=("workspace_id", "user_id"),
         view="accounts.views.member_role",
     )
     assert matrix.missing_rule_message(endpoint) == (
-        "no access rule for accounts:member-role (POST /accounts/workspaces/<int:workspace_id>/members/"
-        "<int:user_id>/role/): add it to RULES in tests/security/matrix.py"
+        "no access rule for accounts:member-role (POST /accounts/workspaces/<id:workspace_id>/members/"
+        "<id:user_id>/role/): add it to RULES in tests/security/matrix.py"
     )
 
 

@@ -10,6 +10,7 @@ examples per operation (default 12).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
+from prompts.services import MAX_TAGS, TAG_RE
 from studio.wsgi import application
 
 pytestmark = pytest.mark.django_db
@@ -46,29 +48,7 @@ CHECKS = {
 # (no 500s, status codes, headers, response bodies, negative data rejected, ...) still runs. Each one is
 # a rule on well-formed input that depends on stored data or on a normalization JSON Schema can't state,
 # so a 400 is the honest answer and the schema stays as it is. Remove an entry once its cause is fixed.
-KNOWN: dict[str, tuple[str, ...]] = {
-    # values' keys must be this dataset's column names, and each cell must fit its column's type.
-    "POST /api/datasets/{dataset_id}/rows/": ("ST202",),
-    "PATCH /api/datasets/{dataset_id}/rows/{row_id}/": ("ST202",),
-    # variables must give a value for each variable of the prompt version, which differ per prompt.
-    "GET /api/exports/prompts/{prompt_id}/snippet/": ("ST202",),
-    "POST /api/prompts/{prompt_id}/render/": ("ST202",),
-    # content must be a valid prompt document (prompts.content.validate_content: messages, declared
-    # placeholders, the workspace's assets), a hand-written check with no JSON Schema to publish.
-    "POST /api/prompts/{prompt_id}/versions/": ("ST202",),
-    # tags are normalized (case, whitespace runs, blanks and duplicates dropped) before the limits of
-    # 32 characters and 20 tags apply, which a pattern and maxItems on the raw list can't express.
-    "PATCH /api/prompts/{prompt_id}/": ("ST202",),
-    # api_key is required unless the stored credential is openai_compatible (the path id decides).
-    "PUT /api/providers/credentials/{id}/": ("ST202",),
-    # control is an index into the test's variants, whose number is stored, not in the request.
-    "PATCH /api/tests/{test_id}/": ("ST202",),
-    # schemathesis's coverage phase sends an empty (b"") part for the required file, whatever the schema
-    # says; an upload with no bytes is refused with 400 (seen in CI as "file: No file was submitted").
-    "POST /api/assets/": ("ST202",),
-    "POST /api/datasets/import/": ("ST202",),
-    "POST /api/exports/import/": ("ST202",),
-}
+KNOWN: dict[str, tuple[str, ...]] = {}
 
 
 def wsgi_app(environ: dict[str, Any], start_response: Any) -> Any:
@@ -82,6 +62,11 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", wsgi_app)
 class World:
     token: str
     ids: dict[str, list[Any]] = field(default_factory=dict)
+    columns: list[str] = field(default_factory=list)  # the dataset's
+    variables: list[str] = field(default_factory=list)  # the prompt's
+    content: dict[str, Any] = field(default_factory=dict)  # a valid prompt document
+    variants: int = 0  # the test's
+    uploads: dict[str, bytes] = field(default_factory=dict)  # a valid file per upload operation
 
 
 WORLD: list[World] = []
@@ -160,7 +145,22 @@ def world(db: Any, settings: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
     }
     # "{id}" is used by several resources: offer each of them.
     ids["id"] = [credential.pk, run.pk]
-    world = World(token=str(RefreshToken.for_user(owner).access_token), ids=ids)
+    from exports.exporters import prompt_export
+
+    content = variant.prompt_version.content
+    world = World(
+        token=str(RefreshToken.for_user(owner).access_token),
+        ids=ids,
+        columns=[column["name"] for column in dataset.columns],
+        variables=[variable["name"] for variable in content.get("variables", [])],
+        content=content,
+        variants=test.variants.count(),
+        uploads={
+            "POST /api/assets/": png_bytes(),
+            "POST /api/datasets/import/": b"question,marker\nWhat is 2+2?,r1\n",
+            "POST /api/exports/import/": prompt_export(prompt=prompt, fmt="json").data,
+        },
+    )
     WORLD.append(world)
     yield world
     WORLD.remove(world)
@@ -190,6 +190,55 @@ def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any]) -> An
     )
 
 
+NEEDS_A_BODY = ("POST /api/prompts/{prompt_id}/render/", "PUT /api/providers/credentials/{id}/")
+
+
+def _with_stored_data(world: World, case: Any) -> None:
+    """Make a positive case's data-dependent values valid for the objects the fuzzing user has: the
+    schema states the shape, not which columns, variables or variants exist. What the schema does say
+    (types, patterns, lengths) is kept; negative cases are left alone."""
+    label = case.operation.label
+    if label in NEEDS_A_BODY and not isinstance(case.body, dict):  # no body is schema-valid; not for this data
+        case.body, case.media_type = {}, "application/json"
+    body = case.body if isinstance(case.body, dict) else None
+    if label in world.uploads and body is not None:
+        body["file"] = world.uploads[label]  # the coverage phase sends b"", generation random bytes
+        body["workspace"] = world.ids["workspace_id"][0]
+        if "columns" in body:
+            body["columns"] = ""  # a JSON object of column types, as a string
+        if "kind" in body:
+            body["kind"] = "auto"
+    elif label in ("POST /api/datasets/{dataset_id}/rows/", "PATCH /api/datasets/{dataset_id}/rows/{row_id}/"):
+        if body is not None and "values" in body:
+            body["values"] = {name: f"cell {index}" for index, name in enumerate(world.columns)}
+    elif label in ("POST /api/prompts/{prompt_id}/render/", "GET /api/exports/prompts/{prompt_id}/snippet/"):
+        values = dict.fromkeys(world.variables, "a value")
+        target = case.query if label.startswith("GET") else body
+        if target is None:
+            return
+        target["variables"] = json.dumps(values) if label.startswith("GET") else values
+        if str(target.get("label") or "").strip():  # a blank label is no label
+            target["label"] = "production"
+        if "version" in target:
+            target["version"] = 1
+        if "content" in target:
+            target["content"] = world.content
+    elif label == "POST /api/prompts/{prompt_id}/versions/" and body is not None:
+        body["content"] = world.content
+    elif label == "PATCH /api/prompts/{prompt_id}/" and body is not None and isinstance(body.get("tags"), list):
+        # normalized as the API does (case, whitespace runs), then the API's limits: 32 characters, 20 tags
+        tags = {" ".join(tag.split()).lower(): None for tag in body["tags"] if isinstance(tag, str)}
+        body["tags"] = [tag for tag in tags if tag and TAG_RE.match(tag)][:MAX_TAGS]
+    elif label in ("POST /api/providers/credentials/", "PUT /api/providers/credentials/{id}/") and body is not None:
+        if label.startswith("PUT") and not str(body.get("api_key") or "").strip():
+            body["api_key"] = "sk-fuzz-replacement-0123456789"  # required unless the stored one is openai_compatible
+        if "base_url" in body:
+            body["base_url"] = ""  # whether a host may be called depends on where it resolves (netpolicy)
+    elif label == "PATCH /api/tests/{test_id}/" and body is not None and isinstance(body.get("control"), int):
+        variants = body.get("variants")
+        body["control"] %= len(variants) if isinstance(variants, list) and variants else world.variants
+
+
 @schema.parametrize()
 @settings(
     max_examples=MAX_EXAMPLES,
@@ -209,4 +258,6 @@ def test_api_conforms_to_its_schema(case: Any, world: World) -> None:
         and "Authorization" in (case.headers or {})
     ):
         headers = {}
+    if case.meta is not None and case.meta.generation.mode.is_positive:
+        _with_stored_data(world, case)
     case.call_and_validate(headers=headers, excluded_checks=excluded)
