@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from abtests.models import ABTest, Dataset, DatasetRow, DatasetSnapshot, Review, Trial, Variant
+from abtests.models import ABTest, Dataset, DatasetRow, DatasetSnapshot, Review, Trial, TrialStatus, Variant
 from accounts.models import Role
 from studio.ids import parse_id
 from studio.permissions import get_object_for_user, membership_for, scope
@@ -86,6 +86,7 @@ def variant_list(*, test: ABTest) -> QuerySet[Variant]:
 
 
 TRIAL_FILTER_INVALID = "passed must be true or false."
+TRIAL_STATUS_INVALID = "status must be one of: {choices}."
 
 
 def trial_list(*, test: ABTest, variant: Any = None, status: str = "", passed: Any = None) -> QuerySet[Trial]:
@@ -95,6 +96,10 @@ def trial_list(*, test: ABTest, variant: Any = None, status: str = "", passed: A
         variant_id = parse_id(variant)
         trials = trials.none() if variant_id is None else trials.filter(variant_id=variant_id)
     if status:
+        if status not in TrialStatus.values:
+            from django.core.exceptions import ValidationError
+
+            raise ValidationError({"status": [TRIAL_STATUS_INVALID.format(choices=", ".join(TrialStatus.values))]})
         trials = trials.filter(status=status)
     if passed not in (None, ""):
         value = str(passed).lower()
@@ -117,7 +122,6 @@ def abtest_verdicts(*, tests: list[ABTest]) -> dict[int, dict[str, Any]]:
     Two queries whatever the number of tests (their variants, then their successful trials' outcomes),
     with the same comparison as ``abtests.results.test_results``.
     """
-    from abtests.models import TrialStatus
     from abtests.statistics import Outcome, compare_variants
 
     finished = {t.pk: t for t in tests if t.is_finished}

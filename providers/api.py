@@ -189,25 +189,20 @@ class RunDetailView(APIView):
         return Response(RunOutputSerializer(run).data)
 
 
-# what the service refuses beyond each field's own rules: the echo provider (nothing to store a key
-# for), and a blank api_key for every provider but openai_compatible
+# the service refuses a blank api_key for every provider but openai_compatible
 request_rule(
     "CredentialInputRequest",
-    allOf=[
-        {"not": {"required": ["provider"], "properties": {"provider": {"const": "echo"}}}},
-        {
-            "anyOf": [
-                {"required": ["provider"], "properties": {"provider": {"const": "openai_compatible"}}},
-                {"required": ["api_key"], "properties": {"api_key": {"pattern": r"\S"}}},
-            ]
-        },
+    anyOf=[
+        {"required": ["provider"], "properties": {"provider": {"const": Provider.OPENAI_COMPATIBLE.value}}},
+        {"required": ["api_key"], "properties": {"api_key": {"pattern": r"\S"}}},
     ],
 )
 
 
 class CredentialInput(serializers.Serializer[Any]):
     workspace = serializers.IntegerField()
-    provider = serializers.ChoiceField(choices=Provider.choices)  # echo is refused by the service
+    # echo (the built-in test provider) needs no credential
+    provider = serializers.ChoiceField(choices=[c for c in Provider.choices if c[0] != Provider.ECHO])
     label = StrictCharField(required=False, allow_blank=True, default="", max_length=100)
     base_url = StrictCharField(required=False, allow_blank=True, default="", max_length=500)
     api_key = StrictCharField(

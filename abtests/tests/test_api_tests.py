@@ -173,6 +173,9 @@ def test_results_and_trials_for_viewers(
     b = test.variants.get(name="B")
     assert client.get(url("test-trials", test_id=test.pk), {"variant": b.pk}).json()["count"] == 4
     assert client.get(url("test-trials", test_id=test.pk), {"passed": "maybe"}).status_code == 400
+    unknown = client.get(url("test-trials", test_id=test.pk), {"status": "done"})
+    assert unknown.status_code == 400 and "status must be one of" in unknown.json()["errors"]["status"][0]
+    assert client.get(url("test-trials", test_id=test.pk), {"status": "ok"}).json()["count"] == 8
 
 
 def test_cancel_a_queued_test(team: Any, api: Any, django_capture_on_commit_callbacks: Any) -> None:
