@@ -25,6 +25,12 @@ def start(test: Any, capture: Any) -> Any:
         return abtest_start(test=test)
 
 
+def openai_test(team: Any, **kw: Any) -> Any:
+    """A test whose variants call gpt-4o-mini on the fake server with the workspace's openai key."""
+    credential = add_credential(team.workspace, "openai")
+    return make_test(team.workspace, provider="openai", model="gpt-4o-mini", credential=credential, **kw)
+
+
 def trial_ids(test: Any) -> list[int]:
     return list(Trial.objects.filter(test=test).values_list("id", flat=True))
 
@@ -121,17 +127,7 @@ def test_cancel_before_any_cell_skips_everything(team: Any, django_capture_on_co
 def test_cost_cap_stops_before_it_is_crossed(
     team: Any, django_capture_on_commit_callbacks: Any, providers_on_fake: Any
 ) -> None:
-    credential = add_credential(team.workspace, "openai")
-    test = make_test(
-        team.workspace,
-        rows=20,
-        variants=2,
-        provider="openai",
-        model="gpt-4o-mini",
-        credential=credential,
-        params={"max_tokens": 40},
-        cost_cap=Decimal("0.00020"),
-    )
+    test = openai_test(team, rows=20, variants=2, params={"max_tokens": 40}, cost_cap=Decimal("0.00020"))
     start(test, django_capture_on_commit_callbacks)
     stats = engine.run_chunk(test.pk, trial_ids(test))
     test.refresh_from_db()
@@ -147,8 +143,7 @@ def test_cost_cap_stops_before_it_is_crossed(
 def test_rate_limits_slow_the_chunk_and_every_cell_still_succeeds(
     team: Any, django_capture_on_commit_callbacks: Any, providers_on_fake: Any
 ) -> None:
-    credential = add_credential(team.workspace, "openai")
-    test = make_test(team.workspace, rows=5, variants=2, provider="openai", model="gpt-4o-mini", credential=credential)
+    test = openai_test(team, rows=5, variants=2)
     start(test, django_capture_on_commit_callbacks)
     providers_on_fake.fail_next(429, times=6, retry_after_ms="50")
     engine.run_chunk(test.pk, trial_ids(test))
@@ -163,9 +158,8 @@ def test_rate_limits_slow_the_chunk_and_every_cell_still_succeeds(
 def test_a_bad_key_records_an_error_without_retrying(
     team: Any, django_capture_on_commit_callbacks: Any, providers_on_fake: Any
 ) -> None:
-    credential = add_credential(team.workspace, "openai")
-    providers_on_fake.api_key = "another-key"
-    test = make_test(team.workspace, rows=1, variants=2, provider="openai", model="gpt-4o-mini", credential=credential)
+    providers_on_fake.api_key = "another-key"  # the stored key is refused
+    test = openai_test(team, rows=1, variants=2)
     start(test, django_capture_on_commit_callbacks)
     engine.run_chunk(test.pk, trial_ids(test))
     test.refresh_from_db()
@@ -199,16 +193,7 @@ def test_chunk_plan_splits_cells_into_waves_that_share_the_concurrency(
 def test_a_batch_of_claims_reserves_in_order_and_stops_at_the_cost_cap(
     team: Any, django_capture_on_commit_callbacks: Any, providers_on_fake: Any
 ) -> None:
-    credential = add_credential(team.workspace, "openai")
-    test = make_test(
-        team.workspace,
-        rows=3,
-        variants=2,
-        provider="openai",
-        model="gpt-4o-mini",
-        credential=credential,
-        params={"max_tokens": 40},
-    )
+    test = openai_test(team, rows=3, variants=2, params={"max_tokens": 40})
     start(test, django_capture_on_commit_callbacks)
     plan = engine.load_plan(test.pk)
     assert plan is not None
@@ -270,10 +255,7 @@ def test_cells_wait_for_the_workspace_call_cap(
 
     settings.WORKSPACE_MAX_CONCURRENT_CALLS = 1
     providers_on_fake.latency_ms = 20
-    credential = add_credential(team.workspace, "openai")
-    test = make_test(
-        team.workspace, rows=4, variants=2, provider="openai", model="gpt-4o-mini", credential=credential, concurrency=4
-    )
+    test = openai_test(team, rows=4, variants=2, concurrency=4)
     start(test, django_capture_on_commit_callbacks)
     other = workspace_slot(team.workspace.pk).acquire()  # a playground call holds the only slot for a while
     timer = threading.Timer(0.5, other.release)
@@ -294,16 +276,7 @@ def test_the_call_slots_alone_bound_the_calls_in_flight(
     team: Any, django_capture_on_commit_callbacks: Any, providers_on_fake: Any
 ) -> None:
     providers_on_fake.latency_ms = 40
-    credential = add_credential(team.workspace, "openai")
-    test = make_test(
-        team.workspace,
-        rows=10,
-        variants=2,
-        provider="openai",
-        model="gpt-4o-mini",
-        credential=credential,
-        concurrency=3,
-    )
+    test = openai_test(team, rows=10, variants=2, concurrency=3)
     start(test, django_capture_on_commit_callbacks)
     stats = engine.run_chunk(test.pk, trial_ids(test))
     test.refresh_from_db()
@@ -337,16 +310,7 @@ def test_a_chunk_that_runs_out_takes_over_the_spare_cells_of_the_others(
 def test_one_step_finishes_before_it_claims(
     team: Any, django_capture_on_commit_callbacks: Any, providers_on_fake: Any
 ) -> None:
-    credential = add_credential(team.workspace, "openai")
-    test = make_test(
-        team.workspace,
-        rows=1,
-        variants=2,
-        provider="openai",
-        model="gpt-4o-mini",
-        credential=credential,
-        params={"max_tokens": 40},
-    )
+    test = openai_test(team, rows=1, variants=2, params={"max_tokens": 40})
     start(test, django_capture_on_commit_callbacks)
     plan = engine.load_plan(test.pk)
     assert plan is not None
@@ -378,16 +342,7 @@ def test_cells_claimed_ahead_go_back_unsent_when_the_test_is_cancelled(
     import time
 
     providers_on_fake.latency_ms = 300
-    credential = add_credential(team.workspace, "openai")
-    test = make_test(
-        team.workspace,
-        rows=10,
-        variants=2,
-        provider="openai",
-        model="gpt-4o-mini",
-        credential=credential,
-        concurrency=2,
-    )
+    test = openai_test(team, rows=10, variants=2, concurrency=2)
     start(test, django_capture_on_commit_callbacks)
     stats: dict[str, int] = {}
     ids = trial_ids(test)
