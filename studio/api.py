@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
+from django.db import DataError
 from django.http import Http404
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import exceptions, serializers, status
@@ -116,6 +117,9 @@ def _first_message(detail: Any, prefix: str = "") -> str:
     return f"{prefix}: {detail}" if prefix else str(detail)
 
 
+OUT_OF_RANGE = "A value in the request is out of range (whole numbers, ids included, fit in 64 bits)."
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Every API error is JSON: ``{"detail": "<one clear sentence>", "code": "...", "errors": {...}}``.
 
@@ -135,6 +139,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or "You do not have permission to do this.")
+    elif isinstance(exc, OverflowError | DataError):
+        # A value the database can't hold (a whole number past 64 bits as an id, say): SQLite refuses it
+        # with OverflowError, PostgreSQL with DataError, both when the query runs. Bad input, not a 500.
+        exc = exceptions.ValidationError({"detail": [OUT_OF_RANGE]})
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection
 from django.urls import reverse
 from rest_framework import serializers
 
+from accounts.models import Membership
 from studio.api import (
     BAD_PAGE_SIZE,
     NO_NUL_PATTERN,
@@ -104,3 +106,13 @@ def test_an_id_in_the_path_beyond_the_ids_range_is_a_404(api: Any, team: Any) ->
         response = api(team.owner).get(path)
         assert response.status_code == 404, (path, response.status_code)
     assert api(team.owner).delete(f"/api/workspaces/{team.workspace.pk}/members/{huge}/").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_whole_number_past_64_bits_in_a_body_is_a_400(api: Any, team: Any) -> None:
+    url = reverse("api:workspace-transfer", args=[team.workspace.pk])
+    response = api(team.owner).post(url, {"user_id": 2**70}, format="json")
+    # SQLite can't bind the number (400, out of range); PostgreSQL compares it and finds no member (404)
+    expected = (400, "out of range") if connection.vendor == "sqlite" else (404, "")
+    assert response.status_code == expected[0] and expected[1] in response.json()["detail"]
+    assert Membership.objects.get(workspace=team.workspace, user=team.owner).role == "owner"  # nothing changed
