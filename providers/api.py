@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Role
 from providers import selectors, services
-from providers.models import ModelInfo, Provider, ProviderCredential, Run, RunSource
+from providers.models import CREDENTIAL_PROVIDERS, ModelInfo, Provider, ProviderCredential, Run, RunSource
 from providers.quota import CallQuotaExceeded
 from providers.serializers import CredentialOutputSerializer, ModelOutputSerializer, RunOutputSerializer
 from studio.api import DecimalInput, Pagination, StrictCharField
@@ -201,8 +201,7 @@ request_rule(
 
 class CredentialInput(serializers.Serializer[Any]):
     workspace = serializers.IntegerField()
-    # echo (the built-in test provider) needs no credential
-    provider = serializers.ChoiceField(choices=[c for c in Provider.choices if c[0] != Provider.ECHO])
+    provider = serializers.ChoiceField(choices=CREDENTIAL_PROVIDERS)
     label = StrictCharField(required=False, allow_blank=True, default="", max_length=100)
     base_url = StrictCharField(required=False, allow_blank=True, default="", max_length=500)
     api_key = StrictCharField(

@@ -19,6 +19,10 @@ class Provider(models.TextChoices):
     ECHO = "echo", PROVIDER_LABELS["echo"]
 
 
+# what a credential can be for: every provider but echo (the built-in test provider needs no key)
+CREDENTIAL_PROVIDERS = [choice for choice in Provider.choices if choice[0] != Provider.ECHO]
+
+
 def _price() -> models.DecimalField:
     return models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"), help_text="USD per 1M tokens.")
 

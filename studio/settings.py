@@ -233,7 +233,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"ABTestStatusEnum": "abtests.models.TestStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "ABTestStatusEnum": "abtests.models.TestStatus",
+        "CredentialProviderEnum": "providers.models.CREDENTIAL_PROVIDERS",
+        "ProviderEnum": "providers.models.Provider",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "studio.openapi.add_error_responses",
