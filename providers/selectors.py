@@ -45,7 +45,8 @@ def run_list(*, workspace_ids: list[int], filters: dict[str, Any] | None = None)
     for name in ("model", "provider", "status", "source"):
         value = filters.get(name)
         if value:
-            qs = qs.filter(**{name: value})
+            # no stored value has a NUL, and PostgreSQL refuses one in a query: it matches nothing
+            qs = qs.none() if "\x00" in str(value) else qs.filter(**{name: value})
     if filters.get("from"):
         qs = qs.filter(created_at__gte=_parse_when("from", filters["from"], end=False))
     if filters.get("to"):

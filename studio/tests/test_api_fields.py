@@ -116,3 +116,9 @@ def test_a_whole_number_past_64_bits_in_a_body_is_a_400(api: Any, team: Any) -> 
     expected = (400, "out of range") if connection.vendor == "sqlite" else (404, "")
     assert response.status_code == expected[0] and expected[1] in response.json()["detail"]
     assert Membership.objects.get(workspace=team.workspace, user=team.owner).role == "owner"  # nothing changed
+
+
+@pytest.mark.django_db
+def test_a_nul_in_a_runs_filter_matches_nothing(api: Any, team: Any) -> None:
+    runs = api(team.owner).get(reverse("api:testing-runs"), {"workspace": team.workspace.pk, "model": "gpt\x00"})
+    assert runs.status_code == 200 and runs.json()["count"] == 0
