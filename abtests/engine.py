@@ -21,7 +21,8 @@ Each cell goes through three steps:
    the estimate (prompt length and ``max_tokens``, times ``ABTEST_COST_RESERVE_FACTOR``) bounds the
    real cost.
 2. the provider call (no database), then LLM-judge calls for judge evaluators; each call holds a slot
-   of the workspace's call cap (``providers.quota``).
+   of the workspace's call cap (``providers.quota``) from the chunk's ``SlotPool``, which hands a
+   finished call's slot to the next call instead of two Redis round trips per call on the loop.
 3. finish (``cells_finish``, database thread, one transaction): record the Run(s) (source "abtest"),
    evaluate, and write the Trial only if the claim token still matches; update the test's counters.
 
@@ -82,6 +83,7 @@ from abtests.models import (
 )
 from providers.adapters.base import close_shared_clients
 from providers.catalog import estimate_cost
+from providers.quota import CallQuotaExceeded, SlotPool
 from providers.services import PreparedCall, RunRefused, Target, call_prepare, model_lookup
 from providers.types import CompletionRequest, MediaPart, Message, ProviderError, Result, TextPart
 
@@ -1282,14 +1284,13 @@ def _spare_cells(test_id: int, variant_ids: list[int], seen: set[int], limit: in
     return found[: min(limit, -(-len(found) // 2))]
 
 
-async def _call(cell: Cell) -> Outcome:
+async def _call(cell: Cell, slots: SlotPool) -> Outcome:
     """The cell's provider call, then its judges' calls; each holds a slot of the workspace's call cap
-    (``WORKSPACE_MAX_CONCURRENT_CALLS``) while it is in flight. When no slot comes free in time the
-    cell is not sent: it goes back to pending like a rate-limited one, with no Run recorded."""
-    from providers.quota import CallQuotaExceeded, workspace_slot
-
+    (``WORKSPACE_MAX_CONCURRENT_CALLS``, from the chunk's ``slots``) while it is in flight. When no
+    slot comes free in time the cell is not sent: it goes back to pending like a rate-limited one, with
+    no Run recorded."""
     try:
-        async with workspace_slot(cell.workspace_id):
+        async with slots.slot():
             result = await cell.call.adapter.acomplete(_request(cell.call))
     except CallQuotaExceeded as exc:
         return Outcome(
@@ -1304,7 +1305,7 @@ async def _call(cell: Cell) -> Outcome:
     for judge, _ in cell.judge_calls:
         judge_call = _judge_call(judge, cell, result.text)
         try:
-            async with workspace_slot(cell.workspace_id):
+            async with slots.slot():
                 judged: Result | ProviderError = await judge_call.adapter.acomplete(_request(judge_call))
         except CallQuotaExceeded as exc:
             judged = ProviderError("rate_limit", f"The judge was not called: {exc.text}")
@@ -1325,11 +1326,13 @@ def _judge_call(judge: JudgePlan, cell: Cell, output: str) -> PreparedCall:
 async def _run_chunk_async(test_id: int, trial_ids: list[int], concurrency: int | None) -> dict[str, int]:
     db = _DatabaseThread()
     stats = {"ok": 0, "error": 0, "retry": 0, "returned": 0, "lost": 0, "skipped": 0}
+    slots: SlotPool | None = None
     try:
         plan = await db(load_plan, test_id)
         if plan is None:
             await db(finalize, test_id)
             return stats
+        slots = SlotPool(plan.test.workspace_id)
         queues: dict[str, collections.deque[tuple[int, int, int]]] = {}
         for cell in await db(_chunk_cells, test_id, trial_ids):
             queues.setdefault(plan.variants[cell[1]].variant.provider, collections.deque()).append(cell)
@@ -1364,7 +1367,7 @@ async def _run_chunk_async(test_id: int, trial_ids: list[int], concurrency: int 
                 await limiter.acquire()
                 try:
                     # the test stopped running while the cell waited for a slot: it goes back, unsent
-                    outcome = UNSENT if halted.is_set() else await _call(prepared)
+                    outcome = UNSENT if halted.is_set() else await _call(prepared, slots)
                 finally:
                     await limiter.release()
                 error = outcome.error
@@ -1411,16 +1414,20 @@ async def _run_chunk_async(test_id: int, trial_ids: list[int], concurrency: int 
         )
         await db(finalize, test_id)
     finally:
+        if slots is not None:
+            await slots.close()
         db.close()
         await close_shared_clients()
     return stats
 
 
 async def _call_closing(cell: Cell) -> Any:
-    """One call on a loop of its own, closing the loop's shared SDK clients afterwards."""
+    """One call on a loop of its own, closing the loop's slots and shared SDK clients afterwards."""
+    slots = SlotPool(cell.workspace_id)
     try:
-        return await _call(cell)
+        return await _call(cell, slots)
     finally:
+        await slots.close()
         await close_shared_clients()
 
 

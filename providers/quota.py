@@ -8,8 +8,12 @@ from just before it is sent until its result (or error) is in::
         ...
     with workspace_slot(workspace_id, count=3):    # three targets side by side: all or nothing
         ...
-    async with workspace_slot(workspace_id):       # A/B engine: waits (up to ``wait`` s) for a slot
+    async with workspace_slot(workspace_id):       # one async call: waits (up to ``wait`` s) for a slot
         ...
+    pool = SlotPool(workspace_id)                  # many async calls on one event loop (the A/B engine)
+    async with pool.slot():                        # waits like the above; slots are handed on locally
+        ...
+    await pool.close()
 
 Slots are leases. With Redis (``REDIS_URL``) each workspace has a sorted set whose members are slot
 tokens and whose scores are the times (Redis server clock) their leases end; taking and renewing
@@ -17,6 +21,13 @@ slots are single Lua scripts, so concurrent processes never over-book. A process
 slots never releases them: its tokens are dropped by the next acquire once their lease has run out
 (``lease_seconds()``: provider timeout x attempts + retry time + a margin, so a live call is never
 reclaimed). Long holders (streams) call ``renew()``, which is rate-limited and cheap.
+
+A ``SlotPool`` serves the many short calls of one event loop (an A/B chunk: tens of calls in flight,
+one finishing every few milliseconds) without two Redis round trips per call on the loop: a slot given
+back is handed straight to the next call waiting in this loop (the lease stays in Redis), slots come
+from Redis in batches, one script call for all the calls waiting, and go back in batches after
+``HANDOFF_LINGER_SECONDS`` unclaimed, in a thread, off the loop. A slot is handed on only while its
+lease has ``LEASE_MARGIN_SECONDS / 2`` to spare beyond any one call, so no lease runs out under a call.
 
 Without Redis (the local-memory cache of the embedded default and of the SQLite test run) the same
 algorithm runs on a dict under a lock: correct within one process, and each process has its own
@@ -26,12 +37,14 @@ count (the embedded default serves pages from one process; its Celery worker cou
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import random
 import threading
 import time
 import uuid
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
 
@@ -42,6 +55,7 @@ DEFAULT_MAX_CONCURRENT_CALLS = 64
 DEFAULT_ASYNC_WAIT_SECONDS = 120.0
 RETRY_AFTER_SECONDS = 2
 LEASE_MARGIN_SECONDS = 60.0
+HANDOFF_LINGER_SECONDS = 0.02  # how long a SlotPool keeps a given-back slot for its next call
 
 QUOTA_FULL = "This workspace already has {calls} in flight (the limit is {limit}); try again in a moment."
 QUOTA_FULL_FOR = (
@@ -112,6 +126,28 @@ end
 return {1, held + want}
 """
 
+# KEYS[1]: the workspace's set; ARGV: limit, lease seconds, tokens... -> {how many of the tokens were
+# taken (from the first), in flight}: as many as fit under the limit
+_ACQUIRE_SOME = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local limit = tonumber(ARGV[1])
+local lease = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local held = redis.call('ZCARD', KEYS[1])
+local take = math.min(#ARGV - 2, math.max(limit - held, 0))
+for i = 3, take + 2 do
+  redis.call('ZADD', KEYS[1], now + lease, ARGV[i])
+end
+if take > 0 then
+  local ttl = math.ceil(lease) + 60
+  if redis.call('TTL', KEYS[1]) < ttl then
+    redis.call('EXPIRE', KEYS[1], ttl)
+  end
+end
+return {take, held + take}
+"""
+
 # KEYS[1]: the set; ARGV: lease seconds, tokens... -> how many tokens were still held (and are renewed)
 _RENEW = """
 local t = redis.call('TIME')
@@ -180,6 +216,15 @@ class _RedisBackend:
             return True, 0
         return bool(taken), int(held)
 
+    def acquire_some(self, key: str, tokens: list[str], limit: int, lease: float) -> tuple[int, int]:
+        try:
+            client, scripts = self._client_and_scripts()
+            taken, held = scripts["acquire_some"](keys=[key], args=[limit, lease, *tokens], client=client)
+        except _redis_errors() as exc:
+            log.warning(REDIS_DOWN, exc)
+            return len(tokens), 0
+        return int(taken), int(held)
+
     def renew(self, key: str, tokens: list[str], lease: float) -> int:
         try:
             client, scripts = self._client_and_scripts()
@@ -204,7 +249,7 @@ class _RedisBackend:
             return 0
 
 
-_SCRIPTS = {"acquire": _ACQUIRE, "renew": _RENEW, "count": _COUNT}
+_SCRIPTS = {"acquire": _ACQUIRE, "acquire_some": _ACQUIRE_SOME, "renew": _RENEW, "count": _COUNT}
 
 
 class _LocalBackend:
@@ -229,6 +274,15 @@ class _LocalBackend:
             for token in tokens:
                 held[token] = now + lease
             return True, len(held)
+
+    def acquire_some(self, key: str, tokens: list[str], limit: int, lease: float) -> tuple[int, int]:
+        with self._lock:
+            now = time.monotonic()
+            held = self._live(key, now)
+            taken = tokens[: max(min(len(tokens), limit - len(held)), 0)]
+            for token in taken:
+                held[token] = now + lease
+            return len(taken), len(held)
 
     def renew(self, key: str, tokens: list[str], lease: float) -> int:
         with self._lock:
@@ -379,3 +433,152 @@ class workspace_slot:  # lower case: used like a function, ``with workspace_slot
         # Never raise from a finalizer (interpreter shutdown, cache gone).
         with contextlib.suppress(Exception):
             self.release()
+
+
+class SlotPool:
+    """Slots of one workspace's call cap for many async calls on one event loop (an A/B chunk's lanes).
+
+    ``async with pool.slot():`` waits up to ``wait`` seconds for a slot, like ``async with
+    workspace_slot(...)``, then raises ``CallQuotaExceeded``. Leaving the block hands the slot to the
+    next call waiting in this pool, or keeps it ``HANDOFF_LINGER_SECONDS`` for the next one to come;
+    slots nobody took go back to the backend together. The backend is asked in batches (one script
+    call for every call waiting) from a thread, so a slow or restarting Redis never blocks the loop.
+    ``close()`` gives back what the pool still keeps; a pool belongs to one event loop.
+    """
+
+    def __init__(
+        self,
+        workspace_id: int,
+        *,
+        wait: float = DEFAULT_ASYNC_WAIT_SECONDS,
+        lease: float | None = None,
+        linger: float = HANDOFF_LINGER_SECONDS,
+    ) -> None:
+        self.key = _key(workspace_id)
+        self.limit = max_concurrent_calls()
+        self.wait = wait
+        self.lease = float(lease) if lease is not None else lease_seconds()
+        self.linger = linger
+        # a slot is handed on only while its lease outlives any call by half the margin
+        self.reuse_seconds = min(self.lease / 4, LEASE_MARGIN_SECONDS / 2)
+        self.in_flight_seen = 0  # the workspace's calls in flight when the backend was last asked
+        self._spare: list[tuple[str, float, float]] = []  # (token, taken at, given back at): for a call to come
+        self._stale: list[str] = []  # too old to hand on: going back
+        self._waiters: collections.deque[asyncio.Future[tuple[str, float]]] = collections.deque()
+        self._fetcher: asyncio.Task[None] | None = None
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._releasing: set[asyncio.Task[None]] = set()
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        if self.limit <= 0:
+            yield
+            return
+        held = await self._take()
+        try:
+            yield
+        finally:
+            self._give(held)
+
+    async def _take(self) -> tuple[str, float]:
+        now = time.monotonic()
+        while self._spare:
+            token, taken_at, _ = self._spare.pop()
+            if now - taken_at < self.reuse_seconds:
+                return token, taken_at
+            self._stale.append(token)
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[tuple[str, float]] = loop.create_future()
+        self._waiters.append(waiter)
+        if self._fetcher is None:
+            self._fetcher = asyncio.create_task(self._fetch())
+        started = time.monotonic()
+        timer = loop.call_later(self.wait, self._expire, waiter, started)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._give(waiter.result())  # taken just as the caller was cancelled: pass it on
+            raise
+        finally:
+            timer.cancel()
+
+    def _expire(self, waiter: asyncio.Future[tuple[str, float]], started: float) -> None:
+        if waiter.done():
+            return
+        waited = time.monotonic() - started
+        text = QUOTA_WAITED.format(calls=calls_text(self.in_flight_seen), limit=self.limit, waited=waited)
+        waiter.set_exception(CallQuotaExceeded(text, limit=self.limit, in_flight=self.in_flight_seen))
+
+    def _give(self, held: tuple[str, float]) -> None:
+        token, taken_at = held
+        if time.monotonic() - taken_at >= self.reuse_seconds:
+            self._stale.append(token)
+            if self._waiters and self._fetcher is None:
+                self._fetcher = asyncio.create_task(self._fetch())
+        else:
+            while self._waiters:
+                waiter = self._waiters.popleft()
+                if not waiter.done():
+                    waiter.set_result(held)
+                    return
+            self._spare.append((token, taken_at, time.monotonic()))
+        if self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_later(self.linger, self._flush)
+
+    async def _fetch(self) -> None:
+        """Ask the backend for a slot for every call waiting; while it has none free, ask again after
+        a growing, jittered delay (slots given back here meanwhile go straight to the waiters)."""
+        delay = 0.02
+        try:
+            while True:
+                while self._waiters and self._waiters[0].done():
+                    self._waiters.popleft()
+                waiting = sum(1 for waiter in self._waiters if not waiter.done())
+                if not waiting:
+                    return
+                tokens = [uuid.uuid4().hex for _ in range(waiting)]
+                taken, self.in_flight_seen = await asyncio.to_thread(
+                    _backend().acquire_some, self.key, tokens, self.limit, self.lease
+                )
+                now = time.monotonic()
+                for token in tokens[:taken]:
+                    self._give((token, now))
+                if taken == len(tokens):
+                    delay = 0.02
+                    continue
+                await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+                delay = min(delay * 2, 1.0)
+        finally:
+            self._fetcher = None
+
+    def _flush(self, *, everything: bool = False) -> None:
+        """Give back the stale slots and those kept unclaimed for ``linger`` seconds (or all)."""
+        self._flush_handle = None
+        cutoff = time.monotonic() - self.linger
+        tokens, self._stale = self._stale, []
+        kept = []
+        for token, taken_at, given_at in self._spare:
+            if everything or given_at <= cutoff:
+                tokens.append(token)
+            else:
+                kept.append((token, taken_at, given_at))
+        self._spare = kept
+        if kept:
+            self._flush_handle = asyncio.get_running_loop().call_later(self.linger, self._flush)
+        if tokens:
+            task = asyncio.get_running_loop().create_task(asyncio.to_thread(_backend().release, self.key, tokens))
+            self._releasing.add(task)
+            task.add_done_callback(self._releasing.discard)
+
+    async def close(self) -> None:
+        """Give back every slot the pool keeps, and wait until they are back."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        if self._fetcher is not None:
+            self._fetcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._fetcher
+        self._flush(everything=True)
+        if self._releasing:
+            await asyncio.gather(*self._releasing, return_exceptions=True)

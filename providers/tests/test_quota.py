@@ -21,7 +21,7 @@ from django.urls import reverse
 from prompts.services import prompt_create
 from providers import quota
 from providers.models import Run
-from providers.quota import CallQuotaExceeded, in_flight, workspace_slot
+from providers.quota import CallQuotaExceeded, SlotPool, in_flight, workspace_slot
 
 USES_REDIS = django_settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
 needs_redis = pytest.mark.skipif(not USES_REDIS, reason="processes share the cap only through Redis (REDIS_URL)")
@@ -187,6 +187,128 @@ def test_the_async_wait_is_bounded(cap: Any) -> None:
         asyncio.run(wait_briefly())
     assert 0.2 <= time.monotonic() - started < 2
     holder.release()
+
+
+# --- a pool of slots for one event loop (the A/B engine) --------------------------------------------------
+
+
+@pytest.fixture
+def backend_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How often the pools ask the backend (the real one, counted on the way through)."""
+    counts = {"acquire_some": 0, "release": 0}
+    backend = quota._backend()
+    for name in counts:
+        real = getattr(backend, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name) -> Any:
+            counts[_name] += 1
+            return _real(*args)
+
+        monkeypatch.setattr(backend, name, counted)
+    return counts
+
+
+def test_a_pool_hands_slots_on_without_asking_the_backend_for_each_call(
+    cap: Any, backend_calls: dict[str, int]
+) -> None:
+    cap(3)
+    peak = 0
+    held = 0
+
+    async def cell(pool: SlotPool, n: int) -> int:
+        nonlocal peak, held
+        async with pool.slot():
+            held += 1
+            peak = max(peak, held)
+            assert in_flight(WS) <= 3  # never more leases than the cap
+            await asyncio.sleep(0.005)
+            held -= 1
+            return n
+
+    async def many() -> tuple[list[int], int]:
+        pool = SlotPool(WS, wait=10)
+        done = await asyncio.gather(*(cell(pool, n) for n in range(60)))
+        kept = in_flight(WS)  # the pool keeps its slots a moment for calls to come
+        await pool.close()
+        return list(done), kept
+
+    done, kept = asyncio.run(many())
+    assert done == list(range(60)) and peak == 3
+    assert 1 <= kept <= 3 and in_flight(WS) == 0  # close() gave them all back
+    # 60 calls through 3 slots: the slots were handed on, not taken and given back 60 times
+    assert backend_calls["acquire_some"] <= 3 and backend_calls["release"] <= 3
+
+
+def test_a_pool_gives_back_unclaimed_slots_after_the_linger(cap: Any) -> None:
+    cap(5)
+
+    async def one_call_then_idle() -> tuple[int, int, int]:
+        pool = SlotPool(WS, linger=0.05)
+        async with pool.slot():
+            during = in_flight(WS)
+        right_after = in_flight(WS)
+        await asyncio.sleep(0.3)
+        later = in_flight(WS)
+        await pool.close()
+        return during, right_after, later
+
+    assert asyncio.run(one_call_then_idle()) == (1, 1, 0)
+
+
+def test_a_pool_shares_the_cap_with_other_holders_and_its_wait_is_bounded(cap: Any) -> None:
+    cap(2)
+    playground = workspace_slot(WS).acquire()  # another call of the workspace holds one of the two
+
+    async def three_cells() -> list[int]:
+        pool = SlotPool(WS, wait=10)
+        peak = 0
+
+        async def cell() -> None:
+            nonlocal peak
+            async with pool.slot():
+                peak = max(peak, in_flight(WS))
+                await asyncio.sleep(0.02)
+
+        await asyncio.gather(cell(), cell(), cell())
+        await pool.close()
+        return [peak, in_flight(WS)]
+
+    assert asyncio.run(three_cells()) == [2, 1]  # one at a time beside the other holder
+    second = workspace_slot(WS).acquire()  # now the cap is full
+
+    async def wait_briefly() -> None:
+        pool = SlotPool(WS, wait=0.2)
+        try:
+            async with pool.slot():
+                pass  # pragma: no cover - never entered
+        finally:
+            await pool.close()
+
+    started = time.monotonic()
+    with pytest.raises(CallQuotaExceeded, match=r"had 2 provider calls in flight .* no slot came free"):
+        asyncio.run(wait_briefly())
+    assert time.monotonic() - started >= 0.2
+    playground.release()
+    second.release()
+    assert in_flight(WS) == 0
+
+
+def test_a_pool_never_hands_on_a_slot_whose_lease_could_run_out_under_the_next_call(cap: Any) -> None:
+    cap(1)
+
+    async def chain() -> list[int]:
+        # a lease of 0.4 s: a slot is handed on only in its first 0.1 s; each call takes 0.15 s
+        pool = SlotPool(WS, lease=0.4, linger=0.05)
+        seen = []
+        for _ in range(4):
+            async with pool.slot():
+                await asyncio.sleep(0.15)
+                seen.append(in_flight(WS))  # 0 here would mean a call outlived its slot's lease
+        await pool.close()
+        return seen
+
+    assert asyncio.run(chain()) == [1, 1, 1, 1]
+    assert in_flight(WS) == 0
 
 
 # --- across processes (Redis) ---------------------------------------------------------------------------
@@ -367,5 +489,20 @@ def test_the_cap_fails_open_while_redis_is_unreachable(
         async with workspace_slot(team.workspace.pk, wait=0.1) as slot:
             return slot.held
 
+    async def cells_of_a_chunk() -> int:
+        pool = SlotPool(team.workspace.pk, wait=0.1)
+        entered = 0
+
+        async def cell() -> None:
+            nonlocal entered
+            async with pool.slot():
+                entered += 1
+                await asyncio.sleep(0.01)
+
+        await asyncio.gather(cell(), cell(), cell())
+        await pool.close()
+        return entered
+
     assert asyncio.run(one_cell())
+    assert asyncio.run(cells_of_a_chunk()) == 3
     assert "Redis is unreachable" in caplog.text and "without the workspace call cap" in caplog.text
