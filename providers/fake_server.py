@@ -92,6 +92,7 @@ class FakeProvider:
         self.keep_log = keep_log
         self.requests: list[LoggedRequest] = []
         self._script: deque[ScriptedError] = deque()
+        self._answers: list[tuple[str, str]] = []  # (text the request contains, the answer to give)
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._count = 0
@@ -159,6 +160,12 @@ class FakeProvider:
             for _ in range(times):
                 self._script.append(ScriptedError(status=status, headers=headers, message=message))
 
+    def answer_when(self, contains: str, text: str) -> None:
+        """Answer ``text`` (instead of the echo) to every request whose text parts contain ``contains``:
+        a judge's grade, a model that follows instructions. Usage is counted as for the echo."""
+        with self._lock:
+            self._answers.append((contains, text))
+
     def hang_next(self, seconds: float = 5.0, *, times: int = 1) -> None:
         """Hold the next requests open (no bytes) for ``seconds``, so a client timeout fires."""
         with self._lock:
@@ -168,6 +175,7 @@ class FakeProvider:
     def reset(self) -> None:
         with self._lock:
             self._script.clear()
+            self._answers.clear()
             self.requests.clear()
             self._count = 0
             self.max_in_flight = 0
@@ -185,6 +193,16 @@ class FakeProvider:
         with self._lock:
             self._count += 1
             return self._script.popleft() if self._script else None
+
+    def _scripted_answer(self, body: dict[str, Any]) -> str | None:
+        if not self._answers:
+            return None
+        texts = [body.get("system")] + [message.get("content") for message in body.get("messages", [])]
+        seen = " ".join(
+            str(item.get("text", "")) for content in texts for item in _content_items(content) if isinstance(item, dict)
+        )
+        with self._lock:
+            return next((text for contains, text in self._answers if contains in seen), None)
 
     def _log(self, entry: LoggedRequest) -> None:
         if self.keep_log:
@@ -342,6 +360,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(flavour, problem[0], problem[1], {})
             return
         answer, input_tokens = _answer_and_input(flavour, body)
+        answer = self.fake._scripted_answer(body) or answer
         usage = self._usage(input_tokens, answer)
         entry.usage = usage
         if body.get("stream"):
