@@ -55,6 +55,7 @@ import asyncio
 import collections
 import contextlib
 import functools
+import hashlib
 import logging
 import random
 import re
@@ -95,6 +96,10 @@ BUDGET_STOPPED = "Stopped by the workspace budget: {error}"
 RENDER_FAILED = "The row could not be rendered for this variant: {error}"
 JUDGE_NO_SCORE = "the judge's answer had no score from 1 to 5"
 JUDGE_FAILED = "the judge call failed: {error}"
+JUDGE_NO_IMAGES = (
+    "{model} can't take images, and the judge is sent the images of each row; choose a model that takes "
+    "images, or turn off include_images."
+)
 RATE_LIMIT_GAVE_UP = "The provider kept answering 429 (rate limited) after {n} retries: {error}"
 LABEL_NOT_FOUND = "Variant {name}: the prompt has no label {label!r}."
 NO_VERSION = "Variant {name} has no prompt version."
@@ -177,11 +182,14 @@ JUDGE_PROBE = {"messages": [{"role": "user", "content": [{"type": "text", "text"
 
 def check_startable(test: ABTest, variants: list[Variant], snapshot: DatasetSnapshot) -> None:
     """Refuse (TestError) anything that would fail every cell: rows that don't render, unknown models,
-    missing credentials, parts a model can't take, an unknown judge model. Nothing is called."""
+    missing credentials, parts a model can't take, an unknown judge model or one that can't see the
+    images it would be sent. Nothing is called."""
     from abtests.services import JUDGE_REFUSED, VARIANT_REFUSED, VARIANT_ROW_REFUSED, TestError
     from prompts.rendering import RenderError
     from prompts.selectors import render_checked
 
+    # the judges are sent the images the variants see: the rows' image cells and the prompts' images
+    sees_images = any(column["type"] == "image" for column in snapshot.columns)
     for variant in variants:
         document = variant.prompt_version.content  # type: ignore[union-attr]
         first: dict[str, Any] | None = None
@@ -201,15 +209,25 @@ def check_startable(test: ABTest, variants: list[Variant], snapshot: DatasetSnap
             call_prepare(workspace_id=test.workspace_id, rendered=first or {}, target=_target(variant))
         except RunRefused as exc:
             raise TestError(VARIANT_REFUSED.format(name=variant.name, error=exc.text), field="variants") from None
+        sees_images = sees_images or any(
+            part.get("type") == "image"
+            for message in (first or {}).get("messages", [])
+            for part in message.get("content", [])
+            if isinstance(part, dict)
+        )
     for index, config in _judge_configs(test):
         try:
-            call_prepare(
+            judge = call_prepare(
                 workspace_id=test.workspace_id,
                 rendered=JUDGE_PROBE,
                 target=Target(provider=config["provider"], model=config["model"], params={}),
             )
         except RunRefused as exc:
             raise TestError(JUDGE_REFUSED.format(index=index, error=exc.text), field="evaluators") from None
+        takes = judge.adapter.capabilities(judge.model_info.modalities).input_modalities
+        if sees_images and config.get("include_images", True) and "image" not in takes:
+            error = JUDGE_NO_IMAGES.format(model=f"{judge.adapter.label} model {config['model']}")
+            raise TestError(JUDGE_REFUSED.format(index=index, error=error), field="evaluators")
 
 
 def _target(variant: Variant) -> Target:
@@ -379,7 +397,7 @@ class Cell:
     call: PreparedCall
     values: dict[str, Any]
     reserved: Decimal
-    judge_calls: list[tuple[JudgePlan, list[Message]]] = field(default_factory=list)
+    judge_calls: list[tuple[JudgePlan, list[MediaPart]]] = field(default_factory=list)  # the row's images
     rate_limit_retries: int = 0
 
 
@@ -447,7 +465,7 @@ class _Ready:
     call: PreparedCall
     row: dict[str, Any]
     reserved: Decimal
-    judge_calls: list[tuple[JudgePlan, list[Message]]]
+    judge_calls: list[tuple[JudgePlan, list[MediaPart]]]
 
 
 def _ready(plan: Plan, trial_id: int, variant_id: int, row_index: int) -> _Ready | None:
@@ -477,7 +495,7 @@ def _ready(plan: Plan, trial_id: int, variant_id: int, row_index: int) -> _Ready
         return None
     estimate = estimate_cost(call.target.provider, Prices.of(call.model_info), messages, call.params.get("max_tokens"))
     reserved = estimate.cost
-    judge_calls: list[tuple[JudgePlan, list[Message]]] = []
+    judge_calls: list[tuple[JudgePlan, list[MediaPart]]] = []
     if plan.judges:
         images = _row_images(plan, row)
         for judge in plan.judges:
@@ -486,7 +504,7 @@ def _ready(plan: Plan, trial_id: int, variant_id: int, row_index: int) -> _Ready
             reserved += estimate_cost(
                 judge.base.target.provider, Prices.of(judge.base.model_info), judge_messages, JUDGE_MAX_TOKENS
             ).cost
-            judge_calls.append((judge, []))
+            judge_calls.append((judge, images))
     reserved = (reserved * reserve_factor()).quantize(Decimal("0.00000001"))
     return _Ready(trial_id, variant_id, call, row, reserved, judge_calls)
 
@@ -743,6 +761,10 @@ class Outcome:
     sent: bool = True  # False: the call was never made (no slot of the workspace's call cap came free)
 
 
+class JudgeNotCalled(ProviderError):
+    """A judge call that was never made (no slot of the workspace's call cap came free): no Run."""
+
+
 # A claimed cell that was never called because its chunk stopped first: ``cells_finish`` puts it back.
 UNSENT = Outcome(result=None, error=None, sent=False)
 LANES_PER_SLOT = 4  # lanes a chunk runs per call slot (see _run_chunk_async)
@@ -817,7 +839,11 @@ def _finish_runs(plan: Plan, items: list[tuple[Cell, Outcome]]) -> list[tuple[An
         variant = plan.variants[cell.variant_id].variant
         made = outcome.result or outcome.error
         run = None if made is None else _build_run(plan.test, variant, cell.call, made)
-        runs.append((run, [_build_run(plan.test, None, call, judged) for _, call, judged in outcome.judges]))
+        judge_runs = [
+            None if isinstance(judged, JudgeNotCalled) else _build_run(plan.test, None, call, judged)
+            for _, call, judged in outcome.judges
+        ]
+        runs.append((run, judge_runs))
     return runs
 
 
@@ -829,12 +855,13 @@ def _finish_take(plan: Plan, items: list[tuple[Cell, Outcome]], calls: list[tupl
     test = plan.test
     now = timezone.now()
     results: list[str] = []
-    # a call never made (outcome.sent is False) gets no Run
+    # a call never made (outcome.sent is False, a JudgeNotCalled) gets no Run
     Run.objects.bulk_create(
         [
             run
             for (main, judges), (_, outcome) in zip(calls, items, strict=True)
             for run in ([main] if outcome.sent else []) + judges
+            if run is not None
         ]
     )
     # the Trials this worker still holds (same claim token); locked against the sweep on PostgreSQL
@@ -904,7 +931,7 @@ def _finished_fields(
     external: dict[int, float] = {}
     judge_notes: dict[str, Any] = {}
     for (judge, _, judge_outcome), judge_run in zip(outcome.judges, judge_runs, strict=True):
-        judge_cost += judge_run.cost
+        judge_cost += judge_run.cost if judge_run is not None else Decimal(0)
         if isinstance(judge_outcome, Result):
             score = parse_judge_score(judge_outcome.text)
             if score is not None:
@@ -917,7 +944,7 @@ def _finished_fields(
             }
         else:
             judge_notes[str(judge.index)] = {
-                "run": judge_run.pk,
+                "run": judge_run.pk if judge_run is not None else None,
                 "score": None,
                 "detail": JUDGE_FAILED.format(error=judge_outcome.message),
             }
@@ -1302,13 +1329,13 @@ async def _call(cell: Cell, slots: SlotPool) -> Outcome:
         log.exception("abtest cell %s failed unexpectedly", cell.trial_id)
         return Outcome(result=None, error=_unexpected(exc))
     outcome = Outcome(result=result, error=None)
-    for judge, _ in cell.judge_calls:
-        judge_call = _judge_call(judge, cell, result.text)
+    for judge, row_images in cell.judge_calls:
+        judge_call = _judge_call(judge, cell, result.text, row_images)
         try:
             async with slots.slot():
                 judged: Result | ProviderError = await judge_call.adapter.acomplete(_request(judge_call))
         except CallQuotaExceeded as exc:
-            judged = ProviderError("rate_limit", f"The judge was not called: {exc.text}")
+            judged = JudgeNotCalled("rate_limit", f"The judge was not called: {exc.text}")
         except ProviderError as exc:
             judged = exc
         except Exception as exc:
@@ -1317,8 +1344,17 @@ async def _call(cell: Cell, slots: SlotPool) -> Outcome:
     return outcome
 
 
-def _judge_call(judge: JudgePlan, cell: Cell, output: str) -> PreparedCall:
-    images = [p for m in cell.call.messages for p in m.parts if isinstance(p, MediaPart) and p.kind == "image"]
+def _judge_call(judge: JudgePlan, cell: Cell, output: str, row_images: list[MediaPart]) -> PreparedCall:
+    """The judge's call for one output: the rubric, the output, and the images the variant saw (the
+    row's image cells and the prompt's own images, each once)."""
+    prompt_images = [p for m in cell.call.messages for p in m.parts if isinstance(p, MediaPart) and p.kind == "image"]
+    images: list[MediaPart] = []
+    seen: set[str] = set()
+    for part in [*row_images, *prompt_images]:
+        key = part.asset_id or part.url or hashlib.sha256(part.data or b"").hexdigest()
+        if key not in seen:
+            seen.add(key)
+            images.append(part)
     messages = _judge_messages(judge, cell.values, output, images)
     return replace(judge.base, messages=messages)
 

@@ -61,7 +61,7 @@ def _m(
 
 
 DEFAULT_MODELS: list[dict[str, Any]] = [
-    # OpenAI: every model here takes images and PDFs, except o3-mini (text only).
+    # OpenAI: every model here takes images and PDFs.
     _m("openai", "gpt-5", "GPT-5", TEXT_IMAGE_PDF, 400_000, "1.25", "0.125", "10"),
     _m("openai", "gpt-5-mini", "GPT-5 mini", TEXT_IMAGE_PDF, 400_000, "0.25", "0.025", "2"),
     _m("openai", "gpt-5-nano", "GPT-5 nano", TEXT_IMAGE_PDF, 400_000, "0.05", "0.005", "0.4"),
