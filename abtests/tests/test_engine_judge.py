@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.urls import reverse
 
 from abtests import engine
 from abtests.models import TestStatus as Status
@@ -66,7 +67,7 @@ def judge_requests(fake: Any) -> list[Any]:
 
 
 def test_the_judge_grades_each_output_with_the_rubric_and_the_rows_image(
-    team: Any, django_capture_on_commit_callbacks: Any, providers_on_fake: Any
+    team: Any, django_capture_on_commit_callbacks: Any, providers_on_fake: Any, client: Any
 ) -> None:
     # the fake judge follows the rubric: the polite variant's answers get a 5, the rude one's a 2
     providers_on_fake.answer_when("The answer to grade:\nEcho: Answer politely", "Score: 5. Courteous throughout.")
@@ -108,6 +109,13 @@ def test_the_judge_grades_each_output_with_the_rubric_and_the_rows_image(
     runs = Run.objects.filter(source="abtest", workspace=team.workspace)
     assert runs.count() == 12
     assert test.cost_spent == sum(r.cost for r in runs)
+
+    # the drill-down shows each judge's score and its reasons under the output it graded
+    client.force_login(team.viewer)
+    page = client.get(reverse("abtests:trials", args=[test.pk])).content.decode()
+    assert "scored 5 of 5 (passes at 4)" in page and "scored 2 of 5 (passes at 4)" in page
+    assert page.count("Courteous throughout.</blockquote>") == 3
+    assert page.count("Score: 2 - curt and dismissive.</blockquote>") == 3
 
 
 def test_a_judge_without_images_is_sent_none_and_an_unscored_answer_fails_the_check(

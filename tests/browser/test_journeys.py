@@ -117,8 +117,9 @@ def test_new_user_signs_up_writes_a_multimodal_prompt_runs_it_tests_it_and_expor
 
     # 4. Try it in the playground: the answer streams back from the fake server, image included.
     page.get_by_role("navigation", name="Areas").get_by_role("link", name="Playground").click()
-    # the load event: htmx has wired the prompt picker (a change before that is lost)
-    page.wait_for_url(re.compile(r"/playground/$"))
+    # The sidebar link is boosted: htmx swaps the page in, then wires its new elements a moment later
+    # (the settle step); a change before that is lost. The playground marks itself ready after it.
+    expect(page.locator("[data-playground][data-ready]")).to_be_attached()
     page.get_by_role("combobox", name="Prompt", exact=True).select_option(label="Chart describer")
     expect(page.locator('[data-variable="topic"] input')).to_have_value("rainfall")
     page.locator("[data-target]").first.get_by_label("Model").select_option(f"openai_compatible:{MODEL_ID}")
