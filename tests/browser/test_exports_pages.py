@@ -35,6 +35,8 @@ def test_snippet_copy_button_works_after_boosted_navigation(
 
     code = page.locator(".snippet-pre code")
     expect(code).to_contain_text("Say hello in French.")
+    # exports.js came in with the swapped body: htmx runs it when the swap settles, and it loads a moment later
+    page.wait_for_function("() => window.studioExportsLoaded === true")
     page.get_by_role("button", name="Copy").click()
     expect(page.get_by_role("button", name="Copied")).to_be_visible()
     expect(page.locator("#toasts")).to_contain_text("Copied the code to the clipboard.")
