@@ -226,7 +226,7 @@ def test_a_pool_hands_slots_on_without_asking_the_backend_for_each_call(
             return n
 
     async def many() -> tuple[list[int], int]:
-        pool = SlotPool(WS, wait=10)
+        pool = SlotPool(WS, wait=10, linger=5)  # keeps unclaimed slots until close() here
         done = await asyncio.gather(*(cell(pool, n) for n in range(60)))
         kept = in_flight(WS)  # the pool keeps its slots a moment for calls to come
         await pool.close()
@@ -235,8 +235,9 @@ def test_a_pool_hands_slots_on_without_asking_the_backend_for_each_call(
     done, kept = asyncio.run(many())
     assert done == list(range(60)) and peak == 3
     assert 1 <= kept <= 3 and in_flight(WS) == 0  # close() gave them all back
-    # 60 calls through 3 slots: the slots were handed on, not taken and given back 60 times
-    assert backend_calls["acquire_some"] <= 3 and backend_calls["release"] <= 3
+    # 60 calls through 3 slots: the slots were handed on, not taken and given back 60 times each. While
+    # calls wait, the pool asks again now and then (another holder may free a slot), less often each time.
+    assert backend_calls["acquire_some"] <= 12 and backend_calls["release"] == 1
 
 
 def test_a_pool_gives_back_unclaimed_slots_after_the_linger(cap: Any) -> None:
@@ -247,7 +248,10 @@ def test_a_pool_gives_back_unclaimed_slots_after_the_linger(cap: Any) -> None:
         async with pool.slot():
             during = in_flight(WS)
         right_after = in_flight(WS)
-        await asyncio.sleep(0.3)
+        for _ in range(200):  # given back in a thread once the linger is over
+            await asyncio.sleep(0.05)
+            if not in_flight(WS):
+                break
         later = in_flight(WS)
         await pool.close()
         return during, right_after, later
@@ -297,12 +301,13 @@ def test_a_pool_never_hands_on_a_slot_whose_lease_could_run_out_under_the_next_c
     cap(1)
 
     async def chain() -> list[int]:
-        # a lease of 0.4 s: a slot is handed on only in its first 0.1 s; each call takes 0.15 s
-        pool = SlotPool(WS, lease=0.4, linger=0.05)
+        # a lease of 1 s: a slot is handed on only in its first 0.25 s; each call takes 0.3 s, so a slot
+        # handed on and on would run out under the fourth call
+        pool = SlotPool(WS, lease=1.0, linger=0.05)
         seen = []
         for _ in range(4):
             async with pool.slot():
-                await asyncio.sleep(0.15)
+                await asyncio.sleep(0.3)
                 seen.append(in_flight(WS))  # 0 here would mean a call outlived its slot's lease
         await pool.close()
         return seen

@@ -51,6 +51,8 @@ def test_prompt_journey_create_version_diff_label_restore_then_resolve(
     page.goto("/prompts/")
     page.get_by_role("link", name="New prompt").first.click()
     expect(page.get_by_role("heading", name="New prompt")).to_be_visible()
+    # a boosted visit: the editor's script came in with the page and loads a moment after it
+    page.wait_for_function("() => window.PromptEditor !== undefined")
     page.get_by_label("Name", exact=True).fill("Chart question answering")
     page.get_by_label("Tags").fill("vision, charts")
 
