@@ -26,8 +26,11 @@ A ``SlotPool`` serves the many short calls of one event loop (an A/B chunk: tens
 one finishing every few milliseconds) without two Redis round trips per call on the loop: a slot given
 back is handed straight to the next call waiting in this loop (the lease stays in Redis), slots come
 from Redis in batches, one script call for all the calls waiting, and go back in batches after
-``HANDOFF_LINGER_SECONDS`` unclaimed, in a thread, off the loop. A slot is handed on only while its
-lease has ``LEASE_MARGIN_SECONDS / 2`` to spare beyond any one call, so no lease runs out under a call.
+``HANDOFF_LINGER_SECONDS`` unclaimed, in a thread, off the loop. A slot is handed on for at most
+``HANDOFF_MAX_SECONDS`` after it was taken, then it goes back to Redis and the next call asks anew, so
+no lease runs out under a call and other pools get their turn: a pool the cap refused queues in Redis,
+and a free slot goes to the pool that has waited longest (one that stops asking loses its place after
+``QUEUE_IDLE_SECONDS``). Playground and API calls don't queue: they take a free slot or get a 429.
 
 Without Redis (the local-memory cache of the embedded default and of the SQLite test run) the same
 algorithm runs on a dict under a lock: correct within one process, and each process has its own
@@ -56,6 +59,9 @@ DEFAULT_ASYNC_WAIT_SECONDS = 120.0
 RETRY_AFTER_SECONDS = 2
 LEASE_MARGIN_SECONDS = 60.0
 HANDOFF_LINGER_SECONDS = 0.02  # how long a SlotPool keeps a given-back slot for its next call
+HANDOFF_MAX_SECONDS = 2.0  # how long after it was taken a SlotPool still hands a slot on
+QUEUE_IDLE_SECONDS = 5.0  # a queued SlotPool that has not asked for this long loses its turn
+POOL_MAX_POLL_SECONDS = 0.25  # the longest a SlotPool waits between asks while its calls wait
 
 QUOTA_FULL = "This workspace already has {calls} in flight (the limit is {limit}); try again in a moment."
 QUOTA_FULL_FOR = (
@@ -126,23 +132,49 @@ end
 return {1, held + want}
 """
 
-# KEYS[1]: the workspace's set; ARGV: limit, lease seconds, tokens... -> {how many of the tokens were
-# taken (from the first), in flight}: as many as fit under the limit
+# KEYS[1]: the workspace's set, KEYS[2]: its queue (pool id -> since when it waits), KEYS[3]: when each
+# queued pool last asked; ARGV: limit, lease seconds, pool id, tokens... -> {how many of the tokens were
+# taken (from the first), in flight}. Takes as many as fit under the limit, less one free slot for each
+# pool queued ahead of this one (turns: see SlotPool). A pool that got less than it asked for queues (or
+# keeps its place); one that got something goes to the back; one that got all leaves; one that stopped
+# asking for QUEUE_IDLE_SECONDS is dropped.
 _ACQUIRE_SOME = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local limit = tonumber(ARGV[1])
 local lease = tonumber(ARGV[2])
+local pool = ARGV[3]
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[4]))) do
+  redis.call('ZREM', KEYS[2], gone)
+  redis.call('ZREM', KEYS[3], gone)
+end
 local held = redis.call('ZCARD', KEYS[1])
-local take = math.min(#ARGV - 2, math.max(limit - held, 0))
-for i = 3, take + 2 do
+local want = #ARGV - 4
+local since = redis.call('ZSCORE', KEYS[2], pool)
+local ahead
+if since then
+  ahead = redis.call('ZCOUNT', KEYS[2], '-inf', '(' .. since)
+else
+  ahead = redis.call('ZCARD', KEYS[2])
+end
+local take = math.min(want, math.max(limit - held - ahead, 0))
+for i = 5, take + 4 do
   redis.call('ZADD', KEYS[1], now + lease, ARGV[i])
 end
-if take > 0 then
-  local ttl = math.ceil(lease) + 60
-  if redis.call('TTL', KEYS[1]) < ttl then
-    redis.call('EXPIRE', KEYS[1], ttl)
+if take == want then
+  redis.call('ZREM', KEYS[2], pool)
+  redis.call('ZREM', KEYS[3], pool)
+else
+  if take > 0 or not since then
+    redis.call('ZADD', KEYS[2], now, pool)
+  end
+  redis.call('ZADD', KEYS[3], now, pool)
+end
+local ttl = math.ceil(lease) + 60
+for k = 1, 3 do
+  if redis.call('TTL', KEYS[k]) < ttl then
+    redis.call('EXPIRE', KEYS[k], ttl)
   end
 end
 return {take, held + take}
@@ -216,14 +248,24 @@ class _RedisBackend:
             return True, 0
         return bool(taken), int(held)
 
-    def acquire_some(self, key: str, tokens: list[str], limit: int, lease: float) -> tuple[int, int]:
+    def acquire_some(self, key: str, tokens: list[str], limit: int, lease: float, pool: str) -> tuple[int, int]:
         try:
             client, scripts = self._client_and_scripts()
-            taken, held = scripts["acquire_some"](keys=[key], args=[limit, lease, *tokens], client=client)
+            keys = [key, f"{key}:queue", f"{key}:asked"]
+            args = [limit, lease, pool, QUEUE_IDLE_SECONDS, *tokens]
+            taken, held = scripts["acquire_some"](keys=keys, args=args, client=client)
         except _redis_errors() as exc:
             log.warning(REDIS_DOWN, exc)
             return len(tokens), 0
         return int(taken), int(held)
+
+    def leave(self, key: str, pool: str) -> None:
+        try:
+            client, _ = self._client_and_scripts()
+            client.zrem(f"{key}:queue", pool)
+            client.zrem(f"{key}:asked", pool)
+        except _redis_errors() as exc:  # its place lapses after QUEUE_IDLE_SECONDS
+            log.warning(REDIS_DOWN, exc)
 
     def renew(self, key: str, tokens: list[str], lease: float) -> int:
         try:
@@ -258,6 +300,7 @@ class _LocalBackend:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sets: dict[str, dict[str, float]] = {}
+        self._queues: dict[str, dict[str, list[float]]] = {}
 
     def _live(self, key: str, now: float) -> dict[str, float]:
         held = self._sets.setdefault(key, {})
@@ -275,14 +318,27 @@ class _LocalBackend:
                 held[token] = now + lease
             return True, len(held)
 
-    def acquire_some(self, key: str, tokens: list[str], limit: int, lease: float) -> tuple[int, int]:
+    def acquire_some(self, key: str, tokens: list[str], limit: int, lease: float, pool: str) -> tuple[int, int]:
         with self._lock:
             now = time.monotonic()
             held = self._live(key, now)
-            taken = tokens[: max(min(len(tokens), limit - len(held)), 0)]
+            queue = self._queues.setdefault(key, {})  # pool -> [waiting since, last asked]
+            for gone in [p for p, (_, asked) in queue.items() if asked <= now - QUEUE_IDLE_SECONDS]:
+                del queue[gone]
+            mine = queue.get(pool)
+            ahead = sum(1 for p, (since, _) in queue.items() if mine is None or since < mine[0])
+            taken = tokens[: max(min(len(tokens), limit - len(held) - ahead), 0)]
             for token in taken:
                 held[token] = now + lease
+            if len(taken) == len(tokens):
+                queue.pop(pool, None)
+            else:
+                queue[pool] = [now if (taken or mine is None) else mine[0], now]
             return len(taken), len(held)
+
+    def leave(self, key: str, pool: str) -> None:
+        with self._lock:
+            self._queues.get(key, {}).pop(pool, None)
 
     def renew(self, key: str, tokens: list[str], lease: float) -> int:
         with self._lock:
@@ -441,8 +497,10 @@ class SlotPool:
     ``async with pool.slot():`` waits up to ``wait`` seconds for a slot, like ``async with
     workspace_slot(...)``, then raises ``CallQuotaExceeded``. Leaving the block hands the slot to the
     next call waiting in this pool, or keeps it ``HANDOFF_LINGER_SECONDS`` for the next one to come;
-    slots nobody took go back to the backend together. The backend is asked in batches (one script
-    call for every call waiting) from a thread, so a slow or restarting Redis never blocks the loop.
+    slots nobody took go back to the backend together, and a slot taken ``handoff`` seconds ago goes
+    back at once. The backend is asked in batches (one script call for every call waiting) from a
+    thread, so a slow or restarting Redis never blocks the loop; while it refuses, the pool keeps its
+    place in the workspace's queue and asks again at least every ``POOL_MAX_POLL_SECONDS``.
     ``close()`` gives back what the pool still keeps; a pool belongs to one event loop.
     """
 
@@ -453,21 +511,24 @@ class SlotPool:
         wait: float = DEFAULT_ASYNC_WAIT_SECONDS,
         lease: float | None = None,
         linger: float = HANDOFF_LINGER_SECONDS,
+        handoff: float = HANDOFF_MAX_SECONDS,
     ) -> None:
         self.key = _key(workspace_id)
+        self.id = uuid.uuid4().hex  # its place in the workspace's queue
         self.limit = max_concurrent_calls()
         self.wait = wait
         self.lease = float(lease) if lease is not None else lease_seconds()
         self.linger = linger
-        # a slot is handed on only while its lease outlives any call by half the margin
-        self.reuse_seconds = min(self.lease / 4, LEASE_MARGIN_SECONDS / 2)
+        # A slot is handed on only for ``handoff`` seconds (others' turn), and only while its lease
+        # outlives any call by half the margin.
+        self.reuse_seconds = min(handoff, self.lease / 4, LEASE_MARGIN_SECONDS / 2)
         self.in_flight_seen = 0  # the workspace's calls in flight when the backend was last asked
         self._spare: list[tuple[str, float, float]] = []  # (token, taken at, given back at): for a call to come
-        self._stale: list[str] = []  # too old to hand on: going back
         self._waiters: collections.deque[asyncio.Future[tuple[str, float]]] = collections.deque()
         self._fetcher: asyncio.Task[None] | None = None
         self._flush_handle: asyncio.TimerHandle | None = None
         self._releasing: set[asyncio.Task[None]] = set()
+        self._queued = False  # the backend refused some of its last ask: it has a place in the queue
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -486,7 +547,7 @@ class SlotPool:
             token, taken_at, _ = self._spare.pop()
             if now - taken_at < self.reuse_seconds:
                 return token, taken_at
-            self._stale.append(token)
+            self._release([token])
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[tuple[str, float]] = loop.create_future()
         self._waiters.append(waiter)
@@ -513,16 +574,16 @@ class SlotPool:
     def _give(self, held: tuple[str, float]) -> None:
         token, taken_at = held
         if time.monotonic() - taken_at >= self.reuse_seconds:
-            self._stale.append(token)
+            self._release([token])  # back to the backend now; a call waiting here asks anew
             if self._waiters and self._fetcher is None:
                 self._fetcher = asyncio.create_task(self._fetch())
-        else:
-            while self._waiters:
-                waiter = self._waiters.popleft()
-                if not waiter.done():
-                    waiter.set_result(held)
-                    return
-            self._spare.append((token, taken_at, time.monotonic()))
+            return
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(held)
+                return
+        self._spare.append((token, taken_at, time.monotonic()))
         if self._flush_handle is None:
             self._flush_handle = asyncio.get_running_loop().call_later(self.linger, self._flush)
 
@@ -536,27 +597,31 @@ class SlotPool:
                     self._waiters.popleft()
                 waiting = sum(1 for waiter in self._waiters if not waiter.done())
                 if not waiting:
+                    if self._queued:  # served by slots handed on here: give up the place in the queue
+                        self._queued = False
+                        self._background(_backend().leave, self.key, self.id)
                     return
                 tokens = [uuid.uuid4().hex for _ in range(waiting)]
                 taken, self.in_flight_seen = await asyncio.to_thread(
-                    _backend().acquire_some, self.key, tokens, self.limit, self.lease
+                    _backend().acquire_some, self.key, tokens, self.limit, self.lease, self.id
                 )
+                self._queued = taken < len(tokens)
                 now = time.monotonic()
                 for token in tokens[:taken]:
                     self._give((token, now))
-                if taken == len(tokens):
+                if not self._queued:
                     delay = 0.02
                     continue
                 await asyncio.sleep(delay * random.uniform(0.5, 1.5))
-                delay = min(delay * 2, 1.0)
+                delay = min(delay * 2, POOL_MAX_POLL_SECONDS)
         finally:
             self._fetcher = None
 
     def _flush(self, *, everything: bool = False) -> None:
-        """Give back the stale slots and those kept unclaimed for ``linger`` seconds (or all)."""
+        """Give back the slots kept unclaimed for ``linger`` seconds (or all)."""
         self._flush_handle = None
         cutoff = time.monotonic() - self.linger
-        tokens, self._stale = self._stale, []
+        tokens: list[str] = []
         kept = []
         for token, taken_at, given_at in self._spare:
             if everything or given_at <= cutoff:
@@ -567,9 +632,17 @@ class SlotPool:
         if kept:
             self._flush_handle = asyncio.get_running_loop().call_later(self.linger, self._flush)
         if tokens:
-            task = asyncio.get_running_loop().create_task(asyncio.to_thread(_backend().release, self.key, tokens))
-            self._releasing.add(task)
-            task.add_done_callback(self._releasing.discard)
+            self._release(tokens)
+
+    def _release(self, tokens: list[str]) -> None:
+        """Give slots back to the backend."""
+        self._background(_backend().release, self.key, tokens)
+
+    def _background(self, fn: Any, *args: Any) -> None:
+        """Run a backend call in a thread, off the loop (``close()`` waits for what is on its way)."""
+        task = asyncio.get_running_loop().create_task(asyncio.to_thread(fn, *args))
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
 
     async def close(self) -> None:
         """Give back every slot the pool keeps, and wait until they are back."""
@@ -580,5 +653,8 @@ class SlotPool:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._fetcher
         self._flush(everything=True)
+        if self._queued:
+            self._queued = False
+            self._background(_backend().leave, self.key, self.id)
         if self._releasing:
             await asyncio.gather(*self._releasing, return_exceptions=True)

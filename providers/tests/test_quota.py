@@ -316,6 +316,80 @@ def test_a_pool_never_hands_on_a_slot_whose_lease_could_run_out_under_the_next_c
     assert in_flight(WS) == 0
 
 
+def test_pools_refused_a_slot_queue_for_their_turn(cap: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend, key, lease = quota._backend(), quota._key(WS), 60.0
+    try:
+        # A fills the cap of 1; B asks and is refused: B queues
+        assert backend.acquire_some(key, ["a1"], 1, lease, "A") == (1, 1)
+        assert backend.acquire_some(key, ["b1"], 1, lease, "B") == (0, 1)
+        # A's slot comes back and A asks first: the free slot is B's turn, A queues behind B
+        backend.release(key, ["a1"])
+        assert backend.acquire_some(key, ["a2"], 1, lease, "A") == (0, 0)
+        assert backend.acquire_some(key, ["b2"], 1, lease, "B") == (1, 1)
+        backend.release(key, ["b2"])
+        # B got all it asked for and left the queue; C, new, waits behind A; A leaves, and C gets it
+        assert backend.acquire_some(key, ["c1"], 1, lease, "C") == (0, 0)
+        backend.leave(key, "A")
+        assert backend.acquire_some(key, ["c2"], 1, lease, "C") == (1, 1)
+        backend.release(key, ["c2"])
+        # a pool that stops asking loses its place after QUEUE_IDLE_SECONDS
+        monkeypatch.setattr(quota, "QUEUE_IDLE_SECONDS", 0.3)
+        assert backend.acquire_some(key, ["d1", "d2"], 1, lease, "D") == (1, 1)  # D queues for its second
+        backend.release(key, ["d1"])
+        assert backend.acquire_some(key, ["e1"], 1, lease, "E") == (0, 0)  # D's turn
+        time.sleep(0.5)  # D never asks again
+        assert backend.acquire_some(key, ["e2"], 1, lease, "E") == (1, 1)
+        backend.release(key, ["e2"])
+    finally:
+        for pool in "ABCDE":
+            backend.leave(key, pool)
+
+
+def test_a_busy_pool_gives_another_pool_its_turn(cap: Any) -> None:
+    """Two chunks of the workspace (here two event loops in two threads, as two worker processes) share
+    a cap of 2. One keeps three calls going and would hand its two slots on forever; the other, which
+    started later, still gets a slot long before the busy one is done (a queue of turns, and slots
+    handed on for at most ``handoff`` seconds)."""
+    cap(2)
+    finished: dict[str, float] = {}
+    busy_started = threading.Event()
+
+    def busy() -> None:
+        async def lane(pool: SlotPool) -> None:
+            for _ in range(100):
+                async with pool.slot():
+                    busy_started.set()
+                    await asyncio.sleep(0.01)
+
+        async def run() -> None:
+            pool = SlotPool(WS, wait=60, handoff=0.1)
+            await asyncio.gather(lane(pool), lane(pool), lane(pool))  # one lane always waits
+            await pool.close()
+
+        asyncio.run(run())
+        finished["busy"] = time.monotonic()
+
+    def other() -> None:
+        async def run() -> None:
+            pool = SlotPool(WS, wait=60)
+            for _ in range(3):
+                async with pool.slot():
+                    await asyncio.sleep(0.01)
+            await pool.close()
+
+        busy_started.wait(10)
+        asyncio.run(run())
+        finished["other"] = time.monotonic()
+
+    threads = [threading.Thread(target=busy), threading.Thread(target=other)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert finished["other"] < finished["busy"]  # 300 calls of 10 ms through 2 slots take 1.5 s at least
+    assert in_flight(WS) == 0
+
+
 # --- across processes (Redis) ---------------------------------------------------------------------------
 
 HOLDER = """
