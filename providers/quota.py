@@ -648,8 +648,11 @@ class SlotPool:
         """Give back every slot the pool keeps, and wait until they are back."""
         if self._flush_handle is not None:
             self._flush_handle.cancel()
+        for waiter in self._waiters:  # nobody should still wait; if so, they stop waiting
+            waiter.cancel()
         if self._fetcher is not None:
-            self._fetcher.cancel()
+            # Let an ask in flight finish (cancelling it would lose the slots it takes until their
+            # lease ran out); with nobody waiting, the fetcher stops after it.
             with contextlib.suppress(asyncio.CancelledError):
                 await self._fetcher
         self._flush(everything=True)

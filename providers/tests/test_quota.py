@@ -316,6 +316,36 @@ def test_a_pool_never_hands_on_a_slot_whose_lease_could_run_out_under_the_next_c
     assert in_flight(WS) == 0
 
 
+def test_closing_a_pool_while_it_asks_the_backend_loses_no_slot(cap: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    cap(5)
+    backend = quota._backend()
+    real = backend.acquire_some
+
+    def slow(*args: Any) -> Any:  # a slow Redis: the answer comes after the caller gave up
+        time.sleep(0.3)
+        return real(*args)
+
+    monkeypatch.setattr(backend, "acquire_some", slow)
+
+    async def give_up_then_close() -> int:
+        pool = SlotPool(WS, wait=10)
+
+        async def call() -> None:
+            async with pool.slot():
+                pass  # pragma: no cover - cancelled while waiting
+
+        waiting = asyncio.create_task(call())
+        await asyncio.sleep(0.05)  # the pool is asking the backend now
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        await pool.close()
+        await asyncio.sleep(0.5)  # long after the late answer
+        return in_flight(WS)
+
+    assert asyncio.run(give_up_then_close()) == 0  # the slot the late answer took went back
+
+
 def test_pools_refused_a_slot_queue_for_their_turn(cap: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     backend, key, lease = quota._backend(), quota._key(WS), 60.0
     try:
