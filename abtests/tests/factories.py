@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from abtests.models import ABTest
+from abtests.models import ABTest, Trial
 from abtests.services import abtest_create, dataset_create
 from prompts.models import PromptVersion
 from prompts.services import prompt_create
@@ -85,3 +85,15 @@ def make_test(
         ],
         **{k: v for k, v in kw.items() if k != "params"},
     )
+
+
+def claim_first(test: ABTest) -> tuple[Any, Trial, Any]:
+    """The started test's plan, its first Trial, and the claim of that Trial (an ``engine.Cell``, or why
+    not), as a worker makes it before the call."""
+    from abtests import engine
+
+    plan = engine.load_plan(test.pk)
+    assert plan is not None
+    trial = Trial.objects.filter(test=test).first()
+    assert trial is not None
+    return plan, trial, engine.cell_prepare(plan, trial.pk, trial.variant_id, trial.row_index)

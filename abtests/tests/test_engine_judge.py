@@ -17,7 +17,7 @@ from abtests.models import TestStatus as Status
 from abtests.models import Trial, TrialStatus
 from abtests.services import JUDGE_REFUSED, abtest_start, dataset_create
 from abtests.services import TestError as Refused
-from abtests.tests.factories import make_test
+from abtests.tests.factories import claim_first, make_test
 from prompts.models import Asset
 from providers.models import ModelInfo, ProviderCredential, Run
 from providers.tests.conftest import add_credential
@@ -143,11 +143,7 @@ def test_a_judge_that_was_never_called_records_no_run(
 ) -> None:
     test = photo_test(team, rows=1, evaluators=[JUDGE])
     start(test, django_capture_on_commit_callbacks)
-    plan = engine.load_plan(test.pk)
-    assert plan is not None
-    trial = Trial.objects.filter(test=test).first()
-    assert trial is not None
-    cell = engine.cell_prepare(plan, trial.pk, trial.variant_id, trial.row_index)
+    plan, trial, cell = claim_first(test)
     assert isinstance(cell, engine.Cell)
     outcome = asyncio.run(engine._call_closing(cell))
     # the judge waited for a slot of the workspace's call cap that never came free

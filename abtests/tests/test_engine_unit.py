@@ -13,7 +13,7 @@ from abtests import engine
 from abtests.models import TestStatus as Status
 from abtests.models import Trial, TrialStatus
 from abtests.services import abtest_cancel, abtest_start
-from abtests.tests.factories import make_test
+from abtests.tests.factories import claim_first, make_test
 from providers.models import Run
 from providers.tests.conftest import add_credential
 
@@ -68,11 +68,7 @@ def test_rerunning_a_chunk_makes_no_new_calls(team: Any, django_capture_on_commi
 def test_a_claimed_cell_is_not_claimed_twice(team: Any, django_capture_on_commit_callbacks: Any) -> None:
     test = make_test(team.workspace, rows=1, variants=2)
     start(test, django_capture_on_commit_callbacks)
-    plan = engine.load_plan(test.pk)
-    assert plan is not None
-    trial = Trial.objects.filter(test=test).first()
-    assert trial is not None
-    first = engine.cell_prepare(plan, trial.pk, trial.variant_id, trial.row_index)
+    plan, trial, first = claim_first(test)
     second = engine.cell_prepare(plan, trial.pk, trial.variant_id, trial.row_index)
     assert isinstance(first, engine.Cell)
     assert second == engine.SKIP
@@ -91,12 +87,8 @@ def test_sweep_puts_expired_leases_back_and_reenqueues_them(
 
     test = make_test(team.workspace, rows=2, variants=2)
     start(test, django_capture_on_commit_callbacks)
-    plan = engine.load_plan(test.pk)
-    assert plan is not None
-    trial = Trial.objects.filter(test=test).first()
-    assert trial is not None
     settings.ABTEST_LEASE_SECONDS = 1
-    cell = engine.cell_prepare(plan, trial.pk, trial.variant_id, trial.row_index)  # then the worker "dies"
+    _, trial, cell = claim_first(test)  # then the worker "dies"
     assert isinstance(cell, engine.Cell)
     assert engine.sweep()["reclaimed"] == 0  # the lease has not expired yet
     app.conf.task_always_eager = True  # the re-enqueued chunk runs here
