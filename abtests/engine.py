@@ -397,7 +397,7 @@ class Cell:
     call: PreparedCall
     values: dict[str, Any]
     reserved: Decimal
-    judge_calls: list[tuple[JudgePlan, list[MediaPart]]] = field(default_factory=list)  # the row's images
+    judge_calls: list[tuple[JudgePlan, list[MediaPart]]] = field(default_factory=list)  # with their images
     rate_limit_retries: int = 0
 
 
@@ -439,6 +439,19 @@ def _row_images(plan: Plan, row: dict[str, Any]) -> list[MediaPart]:
         url_kinds=frozenset({"image"}),
     )
     return [p for m in messages for p in m.parts if isinstance(p, MediaPart)]
+
+
+def _judge_images(row_images: list[MediaPart], messages: list[Message]) -> list[MediaPart]:
+    """The images a judge is sent: the row's image cells and the prompt's own images, each once."""
+    prompt_images = [p for m in messages for p in m.parts if isinstance(p, MediaPart) and p.kind == "image"]
+    images: list[MediaPart] = []
+    seen: set[str] = set()
+    for part in [*row_images, *prompt_images]:
+        key = part.asset_id or part.url or hashlib.sha256(part.data or b"").hexdigest()
+        if key not in seen:
+            seen.add(key)
+            images.append(part)
+    return images
 
 
 def _budget_ok(plan: Plan) -> str | None:
@@ -497,7 +510,7 @@ def _ready(plan: Plan, trial_id: int, variant_id: int, row_index: int) -> _Ready
     reserved = estimate.cost
     judge_calls: list[tuple[JudgePlan, list[MediaPart]]] = []
     if plan.judges:
-        images = _row_images(plan, row)
+        images = _judge_images(_row_images(plan, row), messages)
         for judge in plan.judges:
             # the output is unknown yet: reserve for the rendered prompt's length as the answer
             judge_messages = _judge_messages(judge, row, " " * (estimate.output_tokens * 4), images)
@@ -1329,8 +1342,8 @@ async def _call(cell: Cell, slots: SlotPool) -> Outcome:
         log.exception("abtest cell %s failed unexpectedly", cell.trial_id)
         return Outcome(result=None, error=_unexpected(exc))
     outcome = Outcome(result=result, error=None)
-    for judge, row_images in cell.judge_calls:
-        judge_call = _judge_call(judge, cell, result.text, row_images)
+    for judge, images in cell.judge_calls:
+        judge_call = _judge_call(judge, cell, result.text, images)
         try:
             async with slots.slot():
                 judged: Result | ProviderError = await judge_call.adapter.acomplete(_request(judge_call))
@@ -1344,17 +1357,8 @@ async def _call(cell: Cell, slots: SlotPool) -> Outcome:
     return outcome
 
 
-def _judge_call(judge: JudgePlan, cell: Cell, output: str, row_images: list[MediaPart]) -> PreparedCall:
-    """The judge's call for one output: the rubric, the output, and the images the variant saw (the
-    row's image cells and the prompt's own images, each once)."""
-    prompt_images = [p for m in cell.call.messages for p in m.parts if isinstance(p, MediaPart) and p.kind == "image"]
-    images: list[MediaPart] = []
-    seen: set[str] = set()
-    for part in [*row_images, *prompt_images]:
-        key = part.asset_id or part.url or hashlib.sha256(part.data or b"").hexdigest()
-        if key not in seen:
-            seen.add(key)
-            images.append(part)
+def _judge_call(judge: JudgePlan, cell: Cell, output: str, images: list[MediaPart]) -> PreparedCall:
+    """The judge's call for one output: the rubric, the output, and the images the variant saw."""
     messages = _judge_messages(judge, cell.values, output, images)
     return replace(judge.base, messages=messages)
 

@@ -22,6 +22,7 @@ from prompts.models import Asset
 from providers.models import ModelInfo, ProviderCredential, Run
 from providers.tests.conftest import add_credential
 from providers.tests.helpers import make_asset
+from providers.types import MediaPart, Message, TextPart
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("catalog")]
 
@@ -183,3 +184,15 @@ def test_a_judge_model_that_cannot_see_the_rows_images_is_refused_at_the_start(
     start(text_only, django_capture_on_commit_callbacks)
     text_only.refresh_from_db()
     assert text_only.status == Status.QUEUED
+
+
+def test_the_judge_is_sent_each_image_the_variant_saw_once() -> None:
+    photo = MediaPart("image", "image/png", data=b"png", asset_id="a1")
+    chart = MediaPart("image", url="https://example.com/chart.png")
+    clip = MediaPart("audio", "audio/wav", data=b"wav", asset_id="a2")
+    # the prompt shows the row's photo (the same asset) and a chart of its own; audio is not for the judge
+    messages = [
+        Message("user", (TextPart("Look"), MediaPart("image", "image/png", data=b"png", asset_id="a1"), chart, clip))
+    ]
+    assert engine._judge_images([photo], messages) == [photo, chart]
+    assert engine._judge_images([], []) == []
